@@ -1,0 +1,99 @@
+"""Who may do what where: the one place grants are interpreted.
+
+A grant covers an action when its role includes the action and, for per-host
+actions, its host is empty (all hosts) or the action's host. A label-scoped grant
+covers container actions only on containers carrying its label, plus `host.view`
+of its host so the person can find them. Console-wide actions need a grant with
+neither host nor label. Superusers may do everything.
+"""
+
+from django.db.models import Q
+
+from console.access.models import Grant
+from console.hosts.models import Host
+
+
+def grants_of(user):
+    """The user's grants (directly and through groups), cached on the user object."""
+    cached = getattr(user, "_wharf_grants", None)
+    if cached is None:
+        rows = Grant.objects.filter(
+            Q(user=user) | Q(group__in=user.groups.all())
+        ).select_related("role")
+        cached = [(g, g.role.codes()) for g in rows]
+        user._wharf_grants = cached
+    return cached
+
+
+def _covers(grant, codes, action, host):
+    if action.code not in codes:
+        return False
+    if action.scope == "global":
+        return grant.host_id is None and not grant.label_key
+    return grant.host_id is None or (host is not None and grant.host_id == host.pk)
+
+
+def _label_matches(grant, labels):
+    return labels is not None and labels.get(grant.label_key) == grant.label_value
+
+
+def permits(user, action, host=None, labels=None):
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    for grant, codes in grants_of(user):
+        if not _covers(grant, codes, action, host):
+            continue
+        if not grant.label_key:
+            return True
+        if action.code == "host.view" or (action.target == "container" and _label_matches(grant, labels)):
+            return True
+    return False
+
+
+def needs_labels(user, action, host):
+    """True when only a label-scoped grant could allow this container action."""
+    if action.target != "container" or user.is_superuser or not user.is_active:
+        return False
+    covering = [g for g, codes in grants_of(user) if _covers(g, codes, action, host)]
+    return bool(covering) and all(g.label_key for g in covering)
+
+
+def label_filter(user, action, host):
+    """For lists: None if every container of the host is covered, else the
+    (key, value) pairs a container must carry one of (empty: none covered)."""
+    if user.is_superuser:
+        return None
+    pairs = []
+    for grant, codes in grants_of(user):
+        if _covers(grant, codes, action, host):
+            if not grant.label_key:
+                return None
+            pairs.append((grant.label_key, grant.label_value))
+    return pairs
+
+
+def visible_hosts(user):
+    """Enabled hosts the user may see."""
+    from console.actions import REGISTRY
+
+    hosts = Host.objects.filter(enabled=True)
+    if user.is_superuser:
+        return hosts
+    view = REGISTRY["host.view"]
+    everywhere = any(
+        _covers(g, codes, view, None) and g.host_id is None for g, codes in grants_of(user)
+    )
+    if everywhere:
+        return hosts
+    ids = {g.host_id for g, codes in grants_of(user) if view.code in codes and g.host_id}
+    return hosts.filter(pk__in=ids)
+
+
+def effective_access(user):
+    """Rows for the "effective access" page: where, and which actions."""
+    rows = []
+    for grant, codes in grants_of(user):
+        rows.append({"grant": grant, "codes": sorted(codes)})
+    return rows

@@ -1,0 +1,34 @@
+"""The built-in roles, as rules over the action registry."""
+
+from console.actions import REGISTRY
+
+DEVELOPER = {
+    "host.view", "container.view", "container.logs", "container.start", "container.stop",
+    "container.restart", "container.exec", "container.attach", "container.top",
+    "container.diff", "image.view",
+}  # fmt: skip
+VIEWER = {"host.view", "container.view", "container.logs", "container.top", "container.diff", "image.view"}
+
+BUILTIN_ROLES = {
+    "Admin": ("Everything: hosts, users, roles, the audit trail.", lambda a: True),
+    "Operator": (
+        "Every container and image operation on the hosts given.",
+        lambda a: a.target in ("container", "image") or a.code == "host.view",
+    ),
+    "Developer": (
+        "View containers and images, logs, start/stop/restart, exec and attach.",
+        lambda a: a.code in DEVELOPER,
+    ),
+    "Viewer": ("Read-only; no terminals.", lambda a: a.code in VIEWER),
+}
+
+
+def builtin_codes(name):
+    rule = BUILTIN_ROLES[name][1]
+    return {code for code, action in REGISTRY.items() if not action.event and rule(action)}
+
+
+def role_codes(role):
+    if role.builtin and role.name in BUILTIN_ROLES:
+        return builtin_codes(role.name)
+    return {c for c in role.permissions if c in REGISTRY}

@@ -1,0 +1,246 @@
+"""The action layer: everything a user can do is declared here once, and performed
+through `perform`, which authorizes, audits (succeeded, failed or denied) and runs it.
+
+Views, consumers and management commands call `perform` (or `stream` for long work);
+none of them calls the gateway for a change or writes audit entries on its own.
+"""
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from console import gateway
+from console.audit import chain
+from console.errors import ActionDenied, WharfError
+
+
+@dataclass(frozen=True)
+class Action:
+    code: str
+    label: str  # completes "You are not allowed to ..."
+    target: str  # kind of target: host, container, image, user, group, role, grant, audit, session
+    scope: str = "host"  # "host": done on one host; "global": console-wide
+    read: bool = False  # a plain read: audited only with AUDIT_READS (denials always)
+    long: bool = False  # audited when it starts, completed when it ends
+    secret: tuple = ()  # parameter names never written to the audit trail
+    event: bool = False  # recorded, never authorized (logins)
+
+
+REGISTRY: dict[str, Action] = {}
+
+
+def declare(code, label, target, **kwargs):
+    action = Action(code, label, target, **kwargs)
+    assert code not in REGISTRY, code
+    REGISTRY[code] = action
+    return action
+
+
+# Console-wide (admin) actions
+declare("host.create", "add hosts", "host", scope="global", secret=("tls_key",))
+declare("host.update", "change hosts", "host", scope="global", secret=("tls_key",))
+declare("host.delete", "remove hosts", "host", scope="global")
+declare("host.test", "test host connections", "host", scope="global")
+declare("user.create", "create users", "user", scope="global", secret=("password",))
+declare("user.update", "change users", "user", scope="global", secret=("password",))
+declare("user.delete", "delete users", "user", scope="global")
+declare("group.save", "change groups", "group", scope="global")
+declare("group.delete", "delete groups", "group", scope="global")
+declare("role.save", "change roles", "role", scope="global")
+declare("role.delete", "delete roles", "role", scope="global")
+declare("grant.create", "grant roles", "grant", scope="global")
+declare("grant.delete", "revoke roles", "grant", scope="global")
+declare("access.view", "see users, roles and grants", "user", scope="global", read=True)
+declare("audit.view", "see the audit trail", "audit", scope="global", read=True)
+declare("audit.export", "export the audit trail", "audit", scope="global", long=True)
+declare("audit.purge", "purge old audit entries", "audit", scope="global")
+# Per-host reads
+declare("host.view", "see this host", "host", read=True)
+# Sessions (recorded, not authorized)
+declare("auth.login", "log in", "session", scope="global", event=True)
+declare("auth.logout", "log out", "session", scope="global", event=True)
+declare("auth.login_failed", "log in", "session", scope="global", event=True, secret=("password",))
+
+
+@dataclass
+class Actor:
+    """Who acts, and from where: a user with request details, or the system (manage.py)."""
+
+    user: object = None
+    name: str = ""
+    ip: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+    system: bool = False
+
+    @classmethod
+    def from_request(cls, request):
+        user = request.user if request.user.is_authenticated else None
+        return cls(
+            user=user,
+            name=user.get_username() if user else "",
+            ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
+            request_id=getattr(request, "id", ""),
+        )
+
+    @classmethod
+    def from_scope(cls, scope, request_id=""):
+        user = scope.get("user")
+        user = user if user is not None and user.is_authenticated else None
+        headers = dict(scope.get("headers", []))
+        client = scope.get("client") or (None, None)
+        return cls(
+            user=user,
+            name=user.get_username() if user else "",
+            ip=client[0],
+            user_agent=headers.get(b"user-agent", b"").decode(errors="replace")[:255],
+            request_id=request_id,
+        )
+
+    @classmethod
+    def for_command(cls, command):
+        return cls(name=f"system (manage.py {command})", system=True)
+
+
+@dataclass
+class Target:
+    """What an action is done to. `labels` matter for label-scoped (container) grants."""
+
+    id: str = ""
+    name: str = ""
+    labels: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def allows(actor, code, host=None, target=None):
+    """May the actor do this? Fetches container labels only when a label grant needs them."""
+    from console.access import policy
+
+    action = REGISTRY[code]
+    if actor.system:
+        return True
+    if actor.user is None or not actor.user.is_active:
+        return False
+    target = target or Target()
+    if target.labels is None and policy.needs_labels(actor.user, action, host):
+        target.labels = gateway.container_labels(host, target.id)
+    return policy.permits(actor.user, action, host, target.labels)
+
+
+def require(actor, code, host=None, target=None):
+    """Refuse a page that only leads to an action (a form) unless the action is allowed."""
+    if not allows(actor, code, host, target):
+        raise ActionDenied(f"You are not allowed to {REGISTRY[code].label}.")
+
+
+def perform(actor, code, *, run, host=None, target=None, params=None):
+    """Authorize, run and audit one action; returns what `run()` returns."""
+    action = REGISTRY[code]
+    target = target or Target()
+    entry = dict(actor=actor, action=action, host=host, target=target, params=params or {})
+    _authorize(entry)
+    started = time.monotonic()
+    try:
+        result = run()
+    except WharfError as exc:
+        _record(entry, chain.FAILED, error=str(exc), started=started)
+        raise
+    except Exception:
+        _record(entry, chain.FAILED, error="internal error (see the server log)", started=started)
+        raise
+    _record(entry, chain.SUCCEEDED, started=started)
+    return result
+
+
+@dataclass
+class Progress:
+    """Handed to the body of a long action: add to `size` as bytes go by."""
+
+    size: int = 0
+    note: str = ""
+
+
+@contextmanager
+def long_action(actor, code, *, host=None, target=None, params=None):
+    """A long action (a download, a terminal session): its entry is written when it
+    starts and completed with outcome, duration and size when the block ends."""
+    action = REGISTRY[code]
+    target = target or Target()
+    entry = dict(actor=actor, action=action, host=host, target=target, params=params or {})
+    _authorize(entry)
+    row = chain.append(**_row(entry), outcome=chain.STARTED)
+    progress = Progress()
+    started = time.monotonic()
+    try:
+        yield progress
+    except WharfError as exc:
+        chain.complete(row, chain.FAILED, str(exc), _ms(started), progress.size)
+        raise
+    except BaseException as exc:
+        reason = "cancelled" if isinstance(exc, GeneratorExit) else "interrupted"
+        chain.complete(row, chain.FAILED, progress.note or reason, _ms(started), progress.size)
+        raise
+    chain.complete(row, chain.SUCCEEDED, progress.note, _ms(started), progress.size)
+
+
+def record_event(actor, code, *, params=None, error=""):
+    """Record something that happened (a login) without authorizing it."""
+    entry = dict(actor=actor, action=REGISTRY[code], host=None, target=Target(), params=params or {})
+    outcome = chain.FAILED if error else chain.SUCCEEDED
+    chain.append(**_row(entry), outcome=outcome, error=error)
+
+
+def _authorize(entry):
+    actor, action, host, target = entry["actor"], entry["action"], entry["host"], entry["target"]
+    if action.scope == "host" and host is not None and not host.enabled and not actor.system:
+        _record(entry, chain.DENIED, error=f"host {host.name} is disabled")
+        raise ActionDenied(f"Host {host.name} is disabled.")
+    try:
+        allowed = allows(actor, action.code, host, target)
+    except WharfError as exc:  # e.g. labels could not be read: deny, and say why
+        _record(entry, chain.DENIED, error=str(exc))
+        raise
+    if not allowed:
+        where = f" on host {host.name}" if host is not None else ""
+        message = f"You are not allowed to {action.label}{where}."
+        _record(entry, chain.DENIED, error=message)
+        raise ActionDenied(message)
+
+
+def _record(entry, outcome, error="", started=None):
+    if outcome == chain.SUCCEEDED and entry["action"].read and not _audit_reads():
+        return
+    duration = _ms(started) if started is not None else None
+    chain.append(**_row(entry), outcome=outcome, error=error, duration_ms=duration)
+
+
+def _row(entry):
+    actor, action, host, target = entry["actor"], entry["action"], entry["host"], entry["target"]
+    return dict(
+        actor_id=actor.user.pk if actor.user else None,
+        actor_name=actor.name,
+        source_ip=actor.ip,
+        user_agent=actor.user_agent,
+        request_id=actor.request_id,
+        action=action.code,
+        host_name=host.name if host is not None else "",
+        target_type=action.target,
+        target_id=str(target.id)[:255],
+        target_name=str(target.name)[:255],
+        params=redact(action, entry["params"]),
+    )
+
+
+def redact(action, params):
+    return {k: ("[redacted]" if k in action.secret and v else v) for k, v in params.items()}
+
+
+def _audit_reads():
+    from django.conf import settings
+
+    return settings.AUDIT_READS
+
+
+def _ms(started):
+    return int((time.monotonic() - started) * 1000)

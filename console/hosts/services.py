@@ -1,0 +1,97 @@
+"""Host actions and selectors. Every change goes through `console.actions.perform`."""
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+
+from console import gateway
+from console.access import policy
+from console.actions import Target, perform
+from console.errors import ActionDenied, WharfError
+from console.hosts.models import Host
+
+FIELDS = ("name", "url", "description", "enabled", "tls_ca", "tls_cert", "tls_key")
+
+
+def _params(host):
+    return {
+        "name": host.name, "url": host.url, "description": host.description,
+        "enabled": host.enabled, "tls": host.uses_tls, "tls_key": bool(host.tls_key),
+    }  # fmt: skip
+
+
+def _save(host):
+    try:
+        host.full_clean()
+    except ValidationError as exc:
+        raise WharfError(_validation_text(exc)) from None
+    host.save()
+    gateway.forget(host)
+    return host
+
+
+def _validation_text(exc):
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+def host_create(*, actor, **fields):
+    host = Host(**fields)
+    return perform(
+        actor, "host.create", target=Target(name=host.name), params=_params(host),
+        run=lambda: _save(host),
+    )  # fmt: skip
+
+
+def host_update(*, actor, host, **fields):
+    for name, value in fields.items():
+        setattr(host, name, value)
+    return perform(
+        actor, "host.update", target=Target(id=host.pk, name=host.name), params=_params(host),
+        run=lambda: _save(host),
+    )  # fmt: skip
+
+
+def host_delete(*, actor, host):
+    def delete():
+        gateway.forget(host)
+        host.delete()
+
+    return perform(actor, "host.delete", target=Target(id=host.pk, name=host.name), run=delete)
+
+
+def host_test(*, actor, host):
+    """Connect to a (possibly unsaved) host: the engine version, or a WharfError."""
+    return perform(
+        actor, "host.test", target=Target(id=host.pk or "", name=host.name),
+        params={"url": host.url}, run=lambda: gateway.test_connection(host),
+    )  # fmt: skip
+
+
+# --- selectors -----------------------------------------------------------------
+
+
+def visible_hosts(user):
+    return policy.visible_hosts(user)
+
+
+def host_for(actor, name):
+    """A host the actor may see, else 404: a hidden host is not admitted to exist,
+    but the denied attempt is on the record."""
+    host = Host.objects.filter(name=name, enabled=True).first()
+    if host is None:
+        raise Http404("No such host")
+    try:
+        return perform(actor, "host.view", host=host, target=Target(host.pk, host.name), run=lambda: host)
+    except ActionDenied:
+        raise Http404("No such host") from None
+
+
+def host_details(host):
+    return gateway.host_details(host)
+
+
+def hosts_with_status(user):
+    hosts = list(visible_hosts(user))
+    statuses = gateway.host_statuses(hosts)
+    return [(host, statuses[host.pk]) for host in hosts]

@@ -1,0 +1,38 @@
+import logging
+import uuid
+
+from django.shortcuts import render
+
+from console.errors import WharfError
+
+log = logging.getLogger("wharf")
+
+
+class RequestIdMiddleware:
+    """Give every request an id that its audit entries share."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.id = uuid.uuid4().hex
+        response = self.get_response(request)
+        response["X-Request-Id"] = request.id
+        return response
+
+
+class WharfErrorMiddleware:
+    """A console error that escapes a view becomes a page (or htmx fragment) that says
+    what went wrong, with the matching status: never a traceback."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, WharfError):
+            return None
+        template = "partials/error.html" if getattr(request, "htmx", False) else "error.html"
+        return render(request, template, {"message": str(exception)}, status=exception.status)

@@ -1,0 +1,14 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView, TemplateView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/hosts/", permanent=False)),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("hosts/", include("console.hosts.urls")),
+    path("access/", include("console.access.urls")),
+    path("audit/", include("console.audit.urls")),
+    path("", include("console.containers.urls")),
+    path("images/", TemplateView.as_view(template_name="images/list.html"), name="images"),
+]

@@ -1,0 +1,150 @@
+"""Shared fixtures: the real Docker daemons (tests/harness.py), hosts pointing at
+them, users with roles, a live daphne server and a Playwright browser."""
+
+import os
+import threading
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.harness import DockerEnv
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture(scope="session")
+def docker_env():
+    env = DockerEnv(unix_daemons=2, tls_daemons=1, registry=True, ssh=True)
+    env.start()
+    try:
+        yield env
+    finally:
+        env.stop()
+
+
+def add_host(spec, name=None):
+    from console.hosts.models import Host
+
+    return Host.objects.create(
+        name=name or spec.name, url=spec.url, tls_ca=spec.tls_ca or "",
+        tls_cert=spec.tls_cert or "", tls_key=spec.tls_key or "",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def hosts(docker_env, db):
+    """A Host row for every test daemon, by name: unix-1, unix-2, tls-1."""
+    return {spec.name: add_host(spec) for spec in docker_env.daemons}
+
+
+@pytest.fixture
+def make_user(db):
+    from console.access.models import Grant, Role
+
+    def make(username, role=None, host=None, label=None, superuser=False):
+        user = get_user_model().objects.create_user(
+            username, password=PASSWORD, is_superuser=superuser, is_staff=superuser
+        )
+        if role:
+            key, _, value = (label or "").partition("=")
+            Grant.objects.create(
+                user=user, role=Role.objects.get(name=role), host=host,
+                label_key=key, label_value=value,
+            )  # fmt: skip
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("admin", role="Admin")
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def actor_for(user):
+    from console.actions import Actor
+
+    return Actor(user=user, name=user.get_username(), ip="127.0.0.1")
+
+
+# --- live server and browser ----------------------------------------------------
+
+
+class LiveServer:
+    """Daphne serving the ASGI app from a thread of the test process."""
+
+    def __init__(self):
+        from daphne.server import Server
+
+        from console.asgi import application
+
+        self.ready = threading.Event()
+        self.server = Server(
+            application=application,
+            endpoints=["tcp:port=0:interface=127.0.0.1"],
+            signal_handlers=False,
+            ready_callable=self.ready.set,
+            verbosity=0,
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="daphne")
+
+    def start(self):
+        self.thread.start()
+        if not self.ready.wait(20):
+            raise RuntimeError("daphne did not start")
+        port = self.server.listening_addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self):
+        from twisted.internet import reactor
+
+        reactor.callFromThread(reactor.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    server = LiveServer().start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server_url, transactional_db):
+    context = browser.new_context(base_url=live_server_url)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def login(page, username, password=PASSWORD):
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop

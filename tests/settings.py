@@ -1,0 +1,15 @@
+"""Settings for the test suite: a throw-away data folder and a file SQLite database
+(the live server thread and the tests must share it)."""
+
+import os
+import tempfile
+
+os.environ.setdefault("WHARF_DATA_DIR", tempfile.mkdtemp(prefix="wharf-test-"))
+
+from console.settings import *  # noqa: E402,F403
+from console.settings import DATA_DIR, DATABASES  # noqa: E402
+
+DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+HOST_STATUS_TIMEOUT = 2.0
+DOCKER_TIMEOUT = 30.0
