@@ -41,6 +41,7 @@ declare("host.create", "add hosts", "host", scope="global", secret=("tls_key",))
 declare("host.update", "change hosts", "host", scope="global", secret=("tls_key",))
 declare("host.delete", "remove hosts", "host", scope="global")
 declare("host.test", "test host connections", "host", scope="global")
+declare("secrets.rotate", "re-encrypt stored secrets", "host", scope="global")
 declare("user.create", "create users", "user", scope="global", secret=("password",))
 declare("user.update", "change users", "user", scope="global", secret=("password",))
 declare("user.delete", "delete users", "user", scope="global")
@@ -56,6 +57,27 @@ declare("audit.export", "export the audit trail", "audit", scope="global", long=
 declare("audit.purge", "purge old audit entries", "audit", scope="global")
 # Per-host reads
 declare("host.view", "see this host", "host", read=True)
+# Containers: lists and lifecycle
+declare("container.view", "see containers", "container", read=True)
+declare("container.start", "start containers", "container")
+declare("container.stop", "stop containers", "container")
+declare("container.restart", "restart containers", "container")
+declare("container.kill", "kill containers", "container")
+declare("container.pause", "pause containers", "container")
+declare("container.unpause", "unpause containers", "container")
+declare("container.rename", "rename containers", "container")
+declare("container.remove", "remove containers", "container")
+declare("container.prune", "remove all stopped containers", "container")
+declare("container.top", "see the processes of containers", "container", read=True)
+declare("container.diff", "see the changed files of containers", "container", read=True)
+# Containers: run, commit, files
+declare("container.run", "run containers", "container")
+declare("container.run_privileged", "run containers with access to their host", "container")
+declare("container.commit", "save containers as images", "container")
+declare("container.files", "browse the files of containers", "container", read=True)
+declare("container.download", "download files from containers", "container", long=True)
+declare("container.upload", "upload files into containers", "container", long=True)
+declare("container.export", "export containers", "container", long=True)
 # Sessions (recorded, not authorized)
 declare("auth.login", "log in", "session", scope="global", event=True)
 declare("auth.logout", "log out", "session", scope="global", event=True)
@@ -75,7 +97,8 @@ class Actor:
 
     @classmethod
     def from_request(cls, request):
-        user = request.user if request.user.is_authenticated else None
+        user = getattr(request, "user", None)
+        user = user if user is not None and user.is_authenticated else None
         return cls(
             user=user,
             name=user.get_username() if user else "",

@@ -66,6 +66,8 @@ class _Connection:
         except docker.errors.DockerException as exc:
             self.close()
             raise HostConfigError(f"host {host.name} is misconfigured: {exc}") from None
+        # REQUESTS_CA_BUNDLE and proxy variables must not override the host's own CA.
+        self.client.api.trust_env = False
 
     def _tls_config(self, host):
         self.folder = tempfile.mkdtemp(prefix="wharf-tls-")  # mode 0700
@@ -157,6 +159,10 @@ def translated(host):
     except docker.errors.APIError as exc:
         if exc.status_code == 409:
             raise DockerConflict(_explanation(exc)) from None
+        if "HTTP request to an HTTPS server" in _explanation(exc):
+            raise HostTLSError(
+                f"host {host.name} requires TLS: add its CA, a client certificate and key"
+            ) from None
         raise DockerError(f"host {host.name}: {_explanation(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - every other failure is about reaching the host
         raise _connection_error(host, exc) from None
@@ -192,7 +198,8 @@ def _connection_error(host, exc):
         return HostTLSError(
             f"TLS certificate of host {name} is not signed by the configured CA"
         )
-    if "certificate required" in text or "bad certificate" in text or "unknown ca" in text:
+    if any(s in text for s in ("certificate required", "certificate_required", "bad certificate",
+                               "bad_certificate", "unknown ca", "unknown_ca")):
         return HostTLSError(
             f"host {name} refused our TLS client certificate: configure a client "
             "certificate and key signed by the CA the daemon trusts"
@@ -200,7 +207,7 @@ def _connection_error(host, exc):
     if any(isinstance(c, (ssl.SSLError)) for c in causes) or "ssl" in text:
         return HostTLSError(f"TLS with host {name} failed: {causes[-1]}")
     if any(isinstance(c, (requests.exceptions.Timeout, socket.timeout, TimeoutError)) for c in causes) or "timed out" in text:
-        return HostUnreachable(f"host {name} did not answer in time")
+        return HostUnreachable(f"host {name} is unreachable: no answer in time")
     for c in causes:
         if isinstance(c, FileNotFoundError) or getattr(c, "errno", None) == errno.ENOENT:
             return HostUnreachable(f"host {name} is unreachable: its socket does not exist")
@@ -263,8 +270,12 @@ def host_statuses(hosts):
     futures = {host.pk: _status_pool.submit(_status, host) for host in hosts}
     deadline = settings.HOST_STATUS_TIMEOUT + 0.25
     wait_futures(futures.values(), timeout=deadline)
-    late = HostStatus(up=False, reason=f"unreachable: no answer within {settings.HOST_STATUS_TIMEOUT:g} s")
-    return {pk: f.result() if f.done() else late for pk, f in futures.items()}
+    late = f"is unreachable: no answer within {settings.HOST_STATUS_TIMEOUT:g} s"
+    return {
+        host.pk: futures[host.pk].result() if futures[host.pk].done()
+        else HostStatus(up=False, reason=f"host {host.name} {late}")
+        for host in hosts
+    }
 
 
 def host_status(host):
@@ -298,4 +309,342 @@ def container_labels(host, container_id):
         attrs = client.api.inspect_container(container_id)
         return (attrs.get("Config") or {}).get("Labels") or {}
 
-    return call(host, labels)
+    return _container_call(host, container_id, labels)
+
+
+# --- containers: lists and lifecycle ---------------------------------------------
+
+_list_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="container-list")
+
+
+@dataclass
+class ContainerListing:
+    """One host's answer to a container list: the Engine's summaries, or why not."""
+
+    containers: list = field(default_factory=list)
+    error: str = ""
+
+
+def containers_of(host, *, stopped=False, filters=None, probe=False):
+    """`docker ps` (`-a` with `stopped`): the Engine's container summaries, as they come."""
+    return call(host, lambda c: c.api.containers(all=stopped, filters=filters or None), probe=probe)
+
+
+def containers_of_hosts(queries):
+    """Container lists of many hosts at once: `queries` maps a host to the keyword
+    arguments of `containers_of`. Hosts are asked in parallel with the status timeout;
+    one that has not answered by then gets an error, never holds up the others."""
+
+    def listing(host, kwargs):
+        try:
+            return ContainerListing(containers_of(host, probe=True, **kwargs))
+        except WharfError as exc:
+            return ContainerListing(error=str(exc))
+
+    futures = {host.pk: _list_pool.submit(listing, host, kw) for host, kw in queries.items()}
+    wait_futures(futures.values(), timeout=settings.HOST_STATUS_TIMEOUT + 0.25)
+    late = ContainerListing(error=f"no answer within {settings.HOST_STATUS_TIMEOUT:g} s")
+    return {pk: f.result() if f.done() else late for pk, f in futures.items()}
+
+
+def _container_call(host, container, fn, name=""):
+    """`call` for one container, with Docker's container errors said plainly.
+    `name` is how messages call the container (its id is what Docker is given)."""
+    name = name or container
+    try:
+        return call(host, fn)
+    except DockerNotFound:
+        raise DockerNotFound(f"container {name} no longer exists on host {host.name}") from None
+    except (DockerConflict, DockerError) as exc:
+        raise _container_error(host, name, exc) from None
+
+
+def _container_error(host, name, exc):
+    text = str(exc)
+    if "cannot remove a running container" in text:
+        return DockerConflict(f"container {name} is running: stop it first or use force")
+    if "is already paused" in text:
+        return DockerConflict(f"container {name} is already paused")
+    if "is not paused" in text:
+        return DockerConflict(f"container {name} is not paused")
+    if "is not running" in text:
+        return DockerConflict(f"container {name} is not running on host {host.name}")
+    if "is already in use by container" in text:
+        taken = text.split('"', 2)[1].lstrip("/") if text.count('"') >= 2 else "that name"
+        return DockerConflict(f"the name {taken} is already in use on host {host.name}")
+    if "Invalid signal" in text:
+        return DockerError(f"host {host.name} does not know that signal: {text}")
+    return exc
+
+
+def container_inspect(host, container):
+    """`docker inspect`: the full description of one container."""
+    return _container_call(host, container, lambda c: c.api.inspect_container(container))
+
+
+def container_start(host, container, name=""):
+    _container_call(host, container, lambda c: c.api.start(container), name)
+
+
+def container_stop(host, container, timeout, name=""):
+    _container_call(host, container, lambda c: c.api.stop(container, timeout=timeout), name)
+
+
+def container_restart(host, container, timeout, name=""):
+    _container_call(host, container, lambda c: c.api.restart(container, timeout=timeout), name)
+
+
+def container_kill(host, container, signal, name=""):
+    _container_call(host, container, lambda c: c.api.kill(container, signal=signal), name)
+
+
+def container_pause(host, container, name=""):
+    _container_call(host, container, lambda c: c.api.pause(container), name)
+
+
+def container_unpause(host, container, name=""):
+    _container_call(host, container, lambda c: c.api.unpause(container), name)
+
+
+def container_rename(host, container, new_name, name=""):
+    _container_call(host, container, lambda c: c.api.rename(container, new_name), name)
+
+
+def container_remove(host, container, *, force=False, volumes=False, name=""):
+    remove = lambda c: c.api.remove_container(container, v=volumes, force=force)  # noqa: E731
+    _container_call(host, container, remove, name)
+
+
+def container_remove_link(host, link):
+    """`docker rm -l /container/alias`: removes the link, not the container."""
+    try:
+        call(host, lambda c: c.api.remove_container(link, link=True))
+    except DockerNotFound:
+        raise DockerNotFound(f"there is no link {link} on host {host.name}") from None
+
+
+def container_top(host, container, ps_args, name=""):
+    """`docker top`: {"Titles": [...], "Processes": [[...], ...]}."""
+    try:
+        return _container_call(host, container, lambda c: c.api.top(container, ps_args=ps_args), name)
+    except DockerError as exc:  # ps itself refused the options
+        if "ps:" not in str(exc) and "exit status" not in str(exc):
+            raise
+        raise WharfError(f"ps rejected the options {ps_args!r}: {exc}") from None
+
+
+def container_diff(host, container, name=""):
+    """`docker diff`: [{"Path": ..., "Kind": 0 changed | 1 added | 2 deleted}, ...]."""
+    return _container_call(host, container, lambda c: c.api.diff(container) or [], name)
+
+
+# --- containers: run, commit, files ---
+
+STREAM_CHUNK = 1024 * 1024  # bytes per read from Docker byte streams
+
+
+def _concerning(error, field):
+    """Mark an error as the fault of one run or commit input (the form shows it there)."""
+    error.field = field
+    return error
+
+
+def image_references(host):
+    """Every repo:tag on a host, sorted (suggestions for the run form)."""
+    images = call(host, lambda c: c.api.images())
+    return sorted({t for i in images for t in i.get("RepoTags") or () if t != "<none>:<none>"})
+
+
+def container_identity(host, ref):
+    """Id, name, labels and state of one container, by id or name."""
+    try:
+        attrs = call(host, lambda c: c.api.inspect_container(ref))
+    except DockerNotFound:
+        raise DockerNotFound(f"no such container on host {host.name}: {ref}") from None
+    return {
+        "id": attrs["Id"],
+        "name": attrs["Name"].lstrip("/"),
+        "labels": (attrs.get("Config") or {}).get("Labels") or {},
+        "status": (attrs.get("State") or {}).get("Status", ""),
+        "image": (attrs.get("Config") or {}).get("Image", ""),
+    }
+
+
+def run_create(host, spec):
+    """Create (not start) a container from a run spec (see containers.run_services.RunSpec).
+    The image must be on the host already: nothing is pulled."""
+
+    def create(client):
+        api = client.api
+        ports = {}  # "80/tcp" -> [(host ip, host port)]; empty ip: every address, no port: any
+        for p in spec.ports:
+            ports.setdefault(f"{p.container_port}/{p.protocol}", []).append((p.host_ip, p.host_port))
+        restart = {"Name": spec.restart, "MaximumRetryCount": spec.restart_retries} if spec.restart else None
+        host_config = api.create_host_config(
+            binds=[v.bind() for v in spec.volumes if v.source] or None,
+            port_bindings=ports or None,
+            network_mode=spec.network or None,
+            restart_policy=restart,
+            mem_limit=spec.memory or None,
+            nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+            auto_remove=spec.auto_remove,
+            privileged=spec.privileged,
+            pid_mode="host" if spec.pid_host else None,
+            ipc_mode="host" if spec.ipc_host else None,
+            cap_add=spec.cap_add or None,
+            devices=spec.devices or None,
+        )
+        return api.create_container(
+            spec.image, command=spec.command, entrypoint=spec.entrypoint, name=spec.name or None,
+            environment=spec.environment or None, labels=spec.labels or None,
+            ports=[(p.container_port, p.protocol) for p in spec.ports] or None,
+            volumes=[v.target for v in spec.volumes] or None,
+            working_dir=spec.working_dir or None, user=spec.user or None,
+            tty=spec.tty, stdin_open=spec.stdin, host_config=host_config,
+        )["Id"]  # fmt: skip
+
+    try:
+        return call(host, create)
+    except DockerNotFound as exc:
+        if "image" not in str(exc).lower():
+            raise
+        raise _concerning(
+            DockerNotFound(f"image {spec.image} is not on host {host.name}: pull it first"), "image"
+        ) from None
+    except DockerConflict as exc:
+        raise _concerning(exc, "name") from None
+    except DockerError as exc:
+        if "reference format" in str(exc):
+            raise _concerning(exc, "image") from None
+        raise
+
+
+def run_start(host, container_id):
+    try:
+        call(host, lambda c: c.api.start(container_id))
+    except DockerError as exc:
+        text = str(exc)
+        if "port is already allocated" in text or "address already in use" in text:
+            raise _concerning(
+                DockerConflict(f"a published port is already in use on host {host.name}: {text}"), "ports"
+            ) from None
+        raise
+
+
+def run_wait(host, container_id, timeout):
+    """The exit code (and Docker's error, if any), or None if still running after `timeout` s."""
+
+    def wait(client):
+        try:
+            result = client.api.wait(container_id, timeout=timeout)
+        except requests.exceptions.RequestException as exc:
+            if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc):
+                return None
+            raise
+        return result.get("StatusCode"), ((result.get("Error") or {}).get("Message") or "")
+
+    return call(host, wait)
+
+
+def run_output(host, container_id, limit):
+    """The last `limit` bytes of a container's output (stdout and stderr, interleaved),
+    and whether earlier output was cut."""
+
+    def read(client):
+        kept, size, cut = [], 0, False
+        for chunk in client.api.logs(container_id, stream=True, follow=False):
+            kept.append(chunk)
+            size += len(chunk)
+            while size - len(kept[0]) >= limit:
+                size -= len(kept.pop(0))
+                cut = True
+        data = b"".join(kept)
+        return data[-limit:], cut or len(data) > limit
+
+    return call(host, read)
+
+
+def run_discard(host, container_id):
+    """Remove a container the run just created (and its anonymous volumes)."""
+    call(host, lambda c: c.api.remove_container(container_id, force=True, v=True))
+
+
+def container_commit(host, container_id, *, repository, tag, author, message, changes, pause):
+    """Save a container as an image; its id and tags."""
+
+    def commit(client):
+        result = client.api.commit(
+            container_id, repository=repository or None, tag=tag or None, author=author or None,
+            message=message or None, changes=changes or None, pause=pause,
+        )  # fmt: skip
+        image = client.api.inspect_image(result["Id"])
+        return {"id": image["Id"], "tags": image.get("RepoTags") or []}
+
+    try:
+        return call(host, commit)
+    except DockerError as exc:
+        if "instruction" in str(exc).lower() or "dockerfile" in str(exc).lower():
+            raise _concerning(exc, "changes") from None
+        raise
+
+
+def _path_error(host, exc, ref, path):
+    if "no such container" in str(exc).lower():
+        return DockerNotFound(f"no such container on host {host.name}: {ref}")
+    return DockerNotFound(f"no such file or folder in container: {path}")
+
+
+def _stream(host, chunks):
+    """Start reading a Docker byte stream now, so that its errors come before any byte is
+    sent on, and hand back a generator of its chunks: errors translated, closed when dropped."""
+    try:
+        with translated(host):
+            first = next(chunks, b"")
+    except BaseException:
+        chunks.close()
+        raise
+
+    def rest():
+        try:
+            with translated(host):
+                if first:
+                    yield first
+                yield from chunks
+        finally:
+            chunks.close()
+
+    return rest()
+
+
+def container_archive(host, ref, path):
+    """(stat, chunks) of a path in a container (works when it is stopped too): Docker's
+    stat of the path (name, size, mode as a Go FileMode, mtime, linkTarget) and a tar
+    stream of the path, as Docker sends it."""
+    try:
+        with translated(host):
+            chunks, stat = _client(host).api.get_archive(ref, path, chunk_size=STREAM_CHUNK)
+    except DockerNotFound as exc:
+        raise _path_error(host, exc, ref, path) from None
+    return stat or {}, _stream(host, chunks)
+
+
+def container_put_archive(host, ref, path, chunks):
+    """Extract a tar (any iterable of bytes, sent as it is read) into the folder `path`."""
+    try:
+        call(host, lambda c: c.api.put_archive(ref, path, chunks))
+    except DockerNotFound as exc:
+        raise _path_error(host, exc, ref, path) from None
+    except DockerError as exc:
+        if "not a directory" in str(exc):
+            raise DockerError(f"not a folder in the container: {path}") from None
+        raise
+
+
+def container_export(host, ref):
+    """The container's filesystem as a tar stream."""
+    with translated(host):
+        chunks = _client(host).api.export(ref, chunk_size=STREAM_CHUNK)
+    try:
+        return _stream(host, chunks)
+    except DockerNotFound:
+        raise DockerNotFound(f"no such container on host {host.name}: {ref}") from None

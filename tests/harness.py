@@ -606,8 +606,13 @@ class DockerEnv:
                     "pid": d.pid,
                     "tls": bool(d.tls_ca),
                     **(
-                        dict(zip(("tls_ca_file", "tls_cert_file", "tls_key_file"),
-                                 self.tls_files(d.name)))
+                        dict(
+                            zip(
+                                ("tls_ca_file", "tls_cert_file", "tls_key_file"),
+                                self.tls_files(d.name),
+                                strict=True,
+                            )
+                        )
                         if d.tls_ca
                         else {}
                     ),

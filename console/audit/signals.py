@@ -8,7 +8,9 @@ from console.actions import Actor, record_event
 
 @receiver(user_logged_in)
 def _logged_in(sender, request, user, **kwargs):
-    record_event(Actor.from_request(request), "auth.login")
+    actor = Actor.from_request(request)
+    actor.user, actor.name = user, user.get_username()
+    record_event(actor, "auth.login")
 
 
 @receiver(user_logged_out)

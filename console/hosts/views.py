@@ -40,6 +40,7 @@ def host_form(request, name=None):
     if request.method != "POST":  # a POST is authorized (and audited) by the action
         require(actor, "host.update" if host else "host.create")
     form = HostForm(request.POST or None, request.FILES or None, instance=host)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             if host is None:
@@ -48,10 +49,11 @@ def host_form(request, name=None):
                 host = services.host_update(actor=actor, host=Host.objects.get(pk=host.pk), **form.host_fields())
         except WharfError as exc:
             form.add_error(None, str(exc))
+            status = exc.status
         else:
             messages.success(request, f"Host {host.name} saved.")
             return redirect("hosts:detail", name=host.name)
-    return render(request, "hosts/form.html", {"form": form, "host": host})
+    return render(request, "hosts/form.html", {"form": form, "host": host}, status=status)
 
 
 @require_POST

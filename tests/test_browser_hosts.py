@@ -1,0 +1,25 @@
+"""A person logs in and sees the hosts: every test host up, a dead one unreachable."""
+
+import pytest
+from playwright.sync_api import expect
+
+from console.hosts.models import Host
+from tests.conftest import login
+
+pytestmark = pytest.mark.browser
+
+
+def test_hosts_page_in_the_browser(page, hosts, admin_user, docker_env, settings):
+    Host.objects.create(name="dead-host", url=docker_env.blackhole_url, description="never answers")
+    login(page, "admin")
+    page.goto("/hosts/")
+    for name in hosts:
+        row = page.locator(f'tr[data-host="{name}"]')
+        assert row.locator(".status-up").inner_text() == "up"
+        assert row.locator("td").nth(2).inner_text().startswith("20.10")
+    dead = page.locator('tr[data-host="dead-host"]')
+    assert "unreachable" in dead.inner_text()
+    page.screenshot(path="/tmp/wharf-hosts.png", full_page=True)
+    page.get_by_role("link", name="tls-1").click()
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#test-result")).to_contain_text("Connected: Docker Engine")
