@@ -157,6 +157,14 @@ def require(actor, code, host=None, target=None):
         raise ActionDenied(f"You are not allowed to {REGISTRY[code].label}.")
 
 
+def authorize(actor, code, *, host=None, target=None, params=None):
+    """Refuse (and record the denial of) an action before its input is even read;
+    an allowed action is recorded later by `perform`."""
+    entry = dict(actor=actor, action=REGISTRY[code], host=host, target=target or Target(),
+                 params=params or {})  # fmt: skip
+    _authorize(entry)
+
+
 def perform(actor, code, *, run, host=None, target=None, params=None):
     """Authorize, run and audit one action; returns what `run()` returns."""
     action = REGISTRY[code]

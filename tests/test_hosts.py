@@ -163,3 +163,25 @@ def test_rotatekeys_reencrypts_with_the_new_key(hosts, settings):
     with connection.cursor() as cursor:
         cursor.execute("SELECT tls_key FROM hosts_host WHERE name='tls-1'")
         assert "BEGIN" not in cursor.fetchone()[0]
+
+
+def test_setup_creates_the_admin_once_and_registers_docker_host(db, monkeypatch, docker_env):
+    from django.contrib.auth import get_user_model
+
+    from console.access import policy
+    from console.actions import REGISTRY
+
+    monkeypatch.setenv("DOCKER_HOST", docker_env.daemon("unix-1").url)
+    out = io.StringIO()
+    call_command("setup", stdout=out)
+    password = out.getvalue().split("with password: ")[1].split()[0]
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.check_password(password)
+    assert Host.objects.get(name="local").url == docker_env.daemon("unix-1").url
+    assert policy.permits(admin, REGISTRY["host.create"])
+    out = io.StringIO()
+    call_command("setup", stdout=out)
+    assert out.getvalue() == ""
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"user.create", "grant.create", "host.create"} <= actions
+    assert password not in str(list(AuditEntry.objects.values_list("params", flat=True)))

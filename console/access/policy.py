@@ -63,6 +63,8 @@ def needs_labels(user, action, host):
 def label_filter(user, action, host):
     """For lists: None if every container of the host is covered, else the
     (key, value) pairs a container must carry one of (empty: none covered)."""
+    if not user.is_active:
+        return []
     if user.is_superuser:
         return None
     pairs = []
@@ -70,7 +72,8 @@ def label_filter(user, action, host):
         if _covers(grant, codes, action, host):
             if not grant.label_key:
                 return None
-            pairs.append((grant.label_key, grant.label_value))
+            if action.target == "container":  # a label grant covers containers only
+                pairs.append((grant.label_key, grant.label_value))
     return pairs
 
 
@@ -79,6 +82,8 @@ def visible_hosts(user):
     from console.actions import REGISTRY
 
     hosts = Host.objects.filter(enabled=True)
+    if not user.is_active:
+        return hosts.none()
     if user.is_superuser:
         return hosts
     view = REGISTRY["host.view"]
@@ -92,8 +97,20 @@ def visible_hosts(user):
 
 
 def effective_access(user):
-    """Rows for the "effective access" page: where, and which actions."""
-    rows = []
-    for grant, codes in grants_of(user):
-        rows.append({"grant": grant, "codes": sorted(codes)})
-    return rows
+    """What the user may do, for the "effective access" page: the console-wide
+    actions, and for every visible host a list of (action, label pairs), the pairs empty
+    when the action is allowed on the whole host, else those a container must carry."""
+    from console.actions import REGISTRY
+
+    actions = [a for a in REGISTRY.values() if not a.event]
+    console_wide = [a for a in actions if a.scope == "global" and permits(user, a)]
+    hosts = []
+    for host in visible_hosts(user):
+        rows = []
+        for action in (a for a in actions if a.scope == "host"):
+            if permits(user, action, host):
+                rows.append((action, []))
+            elif pairs := label_filter(user, action, host):
+                rows.append((action, pairs))
+        hosts.append((host, rows))
+    return {"console": console_wide, "hosts": hosts}

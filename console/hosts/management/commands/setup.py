@@ -3,9 +3,10 @@ import secrets
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from console.access.models import Grant, Role
+from console.access import services as access
+from console.access.models import Role
 from console.actions import Actor
 from console.errors import WharfError
 from console.hosts import services
@@ -29,8 +30,12 @@ class Command(BaseCommand):
         if User.objects.exists():
             return
         password = os.environ.get("WHARF_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        user = User.objects.create_superuser(username, password=password)
-        Grant.objects.create(user=user, role=Role.objects.get(name="Admin"))
+        actor = Actor.for_command("setup")
+        try:
+            user = access.user_create(actor=actor, username=username, password=password)
+            access.grant_create(actor=actor, role=Role.objects.get(name="Admin"), user=user)
+        except WharfError as exc:
+            raise CommandError(f"cannot create the admin account: {exc}") from None
         if "WHARF_ADMIN_PASSWORD" in os.environ:
             self.stdout.write(f"Created admin account '{username}' with WHARF_ADMIN_PASSWORD.")
         else:
