@@ -152,9 +152,12 @@ def allows(actor, code, host=None, target=None):
 
 
 def require(actor, code, host=None, target=None):
-    """Refuse a page that only leads to an action (a form) unless the action is allowed."""
-    if not allows(actor, code, host, target):
-        raise ActionDenied(f"You are not allowed to {REGISTRY[code].label}.")
+    """Gate a page: a form that leads to an action, or a read that is an action itself.
+    A refusal is recorded and raised; a read is recorded when AUDIT_READS asks."""
+    entry = dict(actor=actor, action=REGISTRY[code], host=host, target=target or Target(), params={})
+    _authorize(entry)
+    if entry["action"].read:
+        _record(entry, chain.SUCCEEDED)
 
 
 def authorize(actor, code, *, host=None, target=None, params=None):

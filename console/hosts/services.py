@@ -1,6 +1,7 @@
 """Host actions and selectors. Every change goes through `console.actions.perform`."""
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404
 
 from console import gateway
@@ -66,6 +67,19 @@ def host_test(*, actor, host):
         actor, "host.test", target=Target(id=host.pk or "", name=host.name),
         params={"url": host.url}, run=lambda: gateway.test_connection(host),
     )  # fmt: skip
+
+
+def secrets_rotate(*, actor):
+    """Re-encrypt every stored secret with the newest key; the number of hosts."""
+
+    def reencrypt():
+        with transaction.atomic():
+            hosts = list(Host.objects.select_for_update())
+            for host in hosts:  # reading decrypts with any key; saving uses the newest
+                host.save(update_fields=["tls_ca", "tls_cert", "tls_key"])
+        return len(hosts)
+
+    return perform(actor, "secrets.rotate", run=reencrypt)
 
 
 # --- selectors -----------------------------------------------------------------

@@ -1,0 +1,232 @@
+"""The permission matrix: every registered action x every built-in role x scope.
+
+Each case grants one role to a fresh user with one scope, performs the action through
+its service against the real unix-1 daemon, and checks: allowed or denied as the table
+below says; a denied action left Docker (and the database) untouched; exactly one audit
+entry for the action, with the right outcome. Declaring an action without adding it to
+INVOKE below makes `test_every_action_is_covered` fail.
+"""
+
+import itertools
+
+import pytest
+from django.contrib.auth.models import Group
+from django.http import Http404
+
+from console.access import services as access
+from console.access.models import Grant, Role
+from console.actions import REGISTRY, Target, require
+from console.audit import export as audit_export
+from console.audit.models import AuditEntry
+from console.audit.selectors import AuditFilters
+from console.containers import run_services
+from console.containers import services as containers
+from console.errors import ActionDenied
+from console.hosts import services as hosts
+from console.hosts.models import Host
+from tests.conftest import actor_for
+from tests.harness import TEST_IMAGE
+
+DEVELOPER = {
+    "host.view", "container.view", "container.logs", "container.start", "container.stop",
+    "container.restart", "container.exec", "container.attach", "container.top",
+    "container.diff", "image.view",
+}  # fmt: skip
+VIEWER = {"host.view", "container.view", "container.logs", "container.top", "container.diff", "image.view"}
+ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
+ROLE_CODES = {
+    "Admin": set(ACTIONS),
+    "Operator": {"host.view"} | {c for c in ACTIONS if c.startswith(("container.", "image."))},
+    "Developer": DEVELOPER,
+    "Viewer": VIEWER,
+}
+WHOLE_HOST = {"container.prune"}  # acts on every container of a host: label grants never cover it
+PASSWORD = "a sturdy passphrase 981"
+
+
+def scopes(code):
+    action = REGISTRY[code]
+    if action.scope == "global":
+        return ["all", "host"]
+    if action.target != "container":
+        return ["all", "host", "other", "label-match"]
+    return ["all", "host", "other", "label-match", "label-other"]
+
+
+def expected(role, code, scope):
+    action = REGISTRY[code]
+    if code not in ROLE_CODES[role]:
+        return False
+    if action.scope == "global":
+        return scope == "all"
+    if scope in ("all", "host"):
+        return True
+    if scope == "other":
+        return False
+    if code == "host.view":
+        return True
+    return scope == "label-match" and action.target == "container" and code not in WHOLE_HOST
+
+
+class Case:
+    """What one invocation needs: the actor, the unix-1 host, a container in the state
+    the action needs (labelled for the scope), and objects to change."""
+
+    def __init__(self, actor, host, docker, labels, state):
+        self.actor, self.host, self.docker, self.labels = actor, host, docker, labels
+        self.container = None
+        if state:
+            self.container = _container(docker, labels, state)
+
+    @property
+    def ref(self):
+        return self.container.id
+
+    @property
+    def target(self):
+        return Target(id=self.container.id, name=self.container.name, labels=self.labels)
+
+    def spec(self, **extra):
+        return run_services.RunSpec(image=TEST_IMAGE, command=["sleep", "60"], network="none",
+                                    labels=dict(self.labels), **extra)  # fmt: skip
+
+
+def _container(docker, labels, state):
+    command = ["sleep", "300"]
+    if state == "exited":
+        command = ["true"]
+    container = docker.containers.create(TEST_IMAGE, command, labels=labels, network_mode="none")
+    if state in ("running", "paused", "exited"):
+        container.start()
+    if state == "paused":
+        container.pause()
+    if state == "exited":
+        container.wait(timeout=30)
+    return container
+
+
+def _viewer():
+    return Role.objects.get(name="Viewer")
+
+
+# Objects an action changes are made before the "untouched" snapshot: PREPARE[code](case).
+PREPARE = {
+    "host.delete": lambda c: Host.objects.create(name="victim", url="unix:///x.sock"),
+    "user.update": lambda c: access.User.objects.create_user("someone", password=PASSWORD),
+    "user.delete": lambda c: access.User.objects.create_user("someone", password=PASSWORD),
+    "group.delete": lambda c: Group.objects.create(name="oldgroup"),
+    "role.delete": lambda c: Role.objects.create(name="oldrole"),
+    "grant.create": lambda c: access.User.objects.create_user("someone", password=PASSWORD),
+    "grant.delete": lambda c: Grant.objects.create(
+        role=_viewer(), user=access.User.objects.create_user("someone", password=PASSWORD)
+    ),
+    "audit.purge": lambda c: [require(c.actor.__class__(system=True), "audit.view") for _ in range(3)],
+}
+INVOKE = {
+    "host.create": lambda c: hosts.host_create(actor=c.actor, name="brand-new", url="unix:///tmp/none.sock"),
+    "host.update": lambda c: hosts.host_update(actor=c.actor, host=Host.objects.get(name="unix-2"), description="x"),
+    "host.delete": lambda c: hosts.host_delete(actor=c.actor, host=c.prepared),
+    "host.test": lambda c: hosts.host_test(actor=c.actor, host=c.host),
+    "host.view": lambda c: hosts.host_for(c.actor, c.host.name),
+    "secrets.rotate": lambda c: hosts.secrets_rotate(actor=c.actor),
+    "user.create": lambda c: access.user_create(actor=c.actor, username="newcomer", password=PASSWORD),
+    "user.update": lambda c: access.user_update(actor=c.actor, user=c.prepared, username="someone", email="s@example.com"),
+    "user.delete": lambda c: access.user_delete(actor=c.actor, user=c.prepared),
+    "group.save": lambda c: access.group_save(actor=c.actor, name="newgroup"),
+    "group.delete": lambda c: access.group_delete(actor=c.actor, group=c.prepared),
+    "role.save": lambda c: access.role_save(actor=c.actor, name="newrole", permissions=["host.view"]),
+    "role.delete": lambda c: access.role_delete(actor=c.actor, role=c.prepared),
+    "grant.create": lambda c: access.grant_create(actor=c.actor, role=_viewer(), user=c.prepared),
+    "grant.delete": lambda c: access.grant_delete(actor=c.actor, grant=c.prepared),
+    "access.view": lambda c: require(c.actor, "access.view"),
+    "audit.view": lambda c: require(c.actor, "audit.view"),
+    "audit.export": lambda c: b"".join(audit_export.AuditedExport(c.actor, "csv", AuditFilters({}))),
+    "audit.purge": lambda c: audit_export.audit_purge(actor=c.actor, days=0),
+    "container.view": lambda c: containers.container_detail(actor=c.actor, host=c.host, ref=c.ref),
+    "container.start": lambda c: containers.container_start(actor=c.actor, host=c.host, ref=c.ref),
+    "container.stop": lambda c: containers.container_stop(actor=c.actor, host=c.host, ref=c.ref, timeout=0),
+    "container.restart": lambda c: containers.container_restart(actor=c.actor, host=c.host, ref=c.ref, timeout=0),
+    "container.kill": lambda c: containers.container_kill(actor=c.actor, host=c.host, ref=c.ref),
+    "container.pause": lambda c: containers.container_pause(actor=c.actor, host=c.host, ref=c.ref),
+    "container.unpause": lambda c: containers.container_unpause(actor=c.actor, host=c.host, ref=c.ref),
+    "container.rename": lambda c: containers.container_rename(actor=c.actor, host=c.host, ref=c.ref, new_name="renamed"),
+    "container.remove": lambda c: containers.container_remove(actor=c.actor, host=c.host, ref=c.ref, force=True),
+    "container.prune": lambda c: containers.container_prune(actor=c.actor, host=c.host, ids=[c.ref]),
+    "container.top": lambda c: containers.container_top(actor=c.actor, host=c.host, ref=c.ref),
+    "container.diff": lambda c: containers.container_diff(actor=c.actor, host=c.host, ref=c.ref),
+    "container.run": lambda c: run_services.container_run(actor=c.actor, host=c.host, spec=c.spec()),
+    "container.run_privileged": lambda c: run_services.container_run(
+        actor=c.actor, host=c.host, spec=c.spec(volumes=[run_services.VolumeSpec(target="/mnt", source="/tmp", read_only=True)])
+    ),
+    "container.commit": lambda c: run_services.container_commit(
+        actor=c.actor, host=c.host, container=c.target, repository="matrix/commit", tag="1"
+    ),
+}
+# The container state an action needs; "created" (cheapest) for the rest.
+STATE = {
+    "container.stop": "running", "container.restart": "running", "container.kill": "running",
+    "container.pause": "running", "container.top": "running", "container.unpause": "paused",
+    "container.prune": "exited",
+}  # fmt: skip
+NO_CONTAINER = {"container.run", "container.run_privileged"}
+
+
+def test_every_action_is_covered():
+    assert sorted(INVOKE) == ACTIONS, "add the new action to INVOKE (and to the role table if needed)"
+
+
+def _snapshot(docker, container):
+    """What a denied action must leave alone: containers, images, files, and rows."""
+    containers_ = sorted((c.id, c.name, c.status, str(c.labels)) for c in docker.containers.list(all=True))
+    images = sorted((i.id, tuple(i.tags)) for i in docker.images.list(all=True))
+    files = container.diff() if container else None
+    rows = [m.objects.count() for m in (Host, access.User, Group, Role, Grant)]
+    return containers_, images, files, rows
+
+
+@pytest.fixture
+def clean_daemon(docker_env):
+    docker = docker_env.client("unix-1")
+    yield docker
+    for container in docker.containers.list(all=True):
+        container.remove(force=True)
+    for image in docker.images.list():
+        if TEST_IMAGE not in image.tags:
+            docker.images.remove(image.id, force=True)
+
+
+CASES = [
+    (code, role, scope)
+    for code in ACTIONS
+    for role, scope in itertools.product(ROLE_CODES, scopes(code))
+]
+
+
+@pytest.mark.parametrize("code, role, scope", CASES)
+def test_matrix(code, role, scope, hosts, make_user, clean_daemon, settings):
+    settings.AUDIT_READS = True
+    unix1, unix2 = hosts["unix-1"], hosts["unix-2"]
+    grant_host = {"all": None, "host": unix1, "other": unix2}.get(scope, unix1)
+    label = "team=payments" if scope.startswith("label") else None
+    user = make_user("matrix", role=role, host=grant_host, label=label)
+    labels = {"team": "ops" if scope == "label-other" else "payments"}
+    needs = None if code in NO_CONTAINER or REGISTRY[code].target != "container" else STATE.get(code, "created")
+    case = Case(actor_for(user), unix1, clean_daemon, labels, needs)
+    case.prepared = PREPARE[code](case) if code in PREPARE else None
+    before = _snapshot(clean_daemon, case.container)
+    first_id = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    allowed = expected(role, code, scope)
+    if allowed:
+        INVOKE[code](case)
+    else:
+        with pytest.raises((ActionDenied, Http404)):
+            INVOKE[code](case)
+        assert _snapshot(clean_daemon, case.container) == before, "a denied action changed something"
+
+    written = AuditEntry.objects.filter(id__gt=first_id, action=code)
+    outcome = "succeeded" if allowed else "denied"
+    assert list(written.values_list("outcome", flat=True)) == [outcome], written.values_list("action", "outcome", "error")
+    if not allowed:
+        others = AuditEntry.objects.filter(id__gt=first_id).exclude(action=code).exclude(outcome="denied")
+        assert not others.exists(), list(others.values_list("action", "outcome"))
