@@ -46,6 +46,7 @@ def make_user(db):
     from console.access.models import Grant, Role
 
     def make(username, role=None, host=None, label=None, superuser=False):
+        _builtin_roles()
         user = get_user_model().objects.create_user(
             username, password=PASSWORD, is_superuser=superuser, is_staff=superuser
         )
@@ -58,6 +59,15 @@ def make_user(db):
         return user
 
     return make
+
+
+def _builtin_roles():
+    """A transactional test's flush removes the rows the migration made: put them back."""
+    from console.access.models import Role
+    from console.access.roles import BUILTIN_ROLES
+
+    for name, (description, _rule) in BUILTIN_ROLES.items():
+        Role.objects.get_or_create(name=name, defaults={"builtin": True, "description": description})
 
 
 @pytest.fixture

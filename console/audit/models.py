@@ -57,5 +57,11 @@ class AuditEntry(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.actor_name} {self.action} {self.outcome}"
 
+    def save(self, *args, **kwargs):
+        # Only a new entry is ever saved (chain.append); an existing one is never rewritten.
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise WharfError("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
     def delete(self, *args, **kwargs):
         raise WharfError("audit entries cannot be deleted")

@@ -1,5 +1,73 @@
+import json
+
+from django.core.handlers.asgi import ASGIRequest
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django_htmx.http import push_url
+
+from console.actions import Actor, Target, perform
+from console.audit import export, selectors
+
+
+def _cursor(request, name):
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _page_links(page, query):
+    """(label, url, rel) of the neighbouring pages, the filters kept."""
+
+    def url(cursor=""):
+        return "?" + "&".join(part for part in (cursor, query) if part)
+
+    links = []
+    if page.cursor:
+        links.append(("Newest", url(), "first"))
+    if page.newer:
+        links.append(("Newer", url(f"after={page.newer}"), "prev"))
+    if page.older:
+        links.append(("Older", url(f"before={page.older}"), "next"))
+    return links
 
 
 def audit_list(request):
-    return render(request, "audit/list.html", {})
+    actor = Actor.from_request(request)
+    filters = selectors.AuditFilters(request.GET)
+    before, after = _cursor(request, "before"), _cursor(request, "after")
+    page = perform(
+        actor, "audit.view", params={"filters": filters.active()},
+        run=lambda: selectors.audit_page(filters, before=before, after=after),
+    )  # fmt: skip
+    query = filters.querystring()
+    context = {"filters": filters, "page": page, "query": query, "pages": _page_links(page, query)}
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "audit/_table.html", context)
+        # The address bar shows what the table shows, without the empty fields.
+        push_url(response, f"{request.path}?{query}" if query else request.path)
+    else:
+        response = render(request, "audit/list.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def audit_detail(request, pk):
+    actor = Actor.from_request(request)
+    entry = perform(actor, "audit.view", target=Target(id=pk), run=lambda: selectors.audit_entry(pk))
+    if entry is None:
+        raise Http404("No such audit entry.")
+    params = json.dumps(entry.params, indent=2, sort_keys=True, ensure_ascii=False)
+    return render(request, "audit/detail.html", {"entry": entry, "params": params})
+
+
+def audit_export(request, fmt):
+    actor = Actor.from_request(request)
+    filters = selectors.AuditFilters(request.GET)
+    stream = export.AuditedExport(actor, fmt, filters)  # authorizes: a denial raises here
+    # Under ASGI a plain iterator would be read whole into memory before sending.
+    content = stream.chunks_async() if isinstance(request, ASGIRequest) else stream
+    response = StreamingHttpResponse(content, content_type=export.CONTENT_TYPES[fmt])
+    name = f"wharf-audit-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
