@@ -341,10 +341,13 @@ def containers_of_hosts(queries):
         except WharfError as exc:
             return ContainerListing(error=str(exc))
 
-    futures = {host.pk: _list_pool.submit(listing, host, kw) for host, kw in queries.items()}
+    futures = {host: _list_pool.submit(listing, host, kw) for host, kw in queries.items()}
     wait_futures(futures.values(), timeout=settings.HOST_STATUS_TIMEOUT + 0.25)
-    late = ContainerListing(error=f"no answer within {settings.HOST_STATUS_TIMEOUT:g} s")
-    return {pk: f.result() if f.done() else late for pk, f in futures.items()}
+    late = f"did not answer within {settings.HOST_STATUS_TIMEOUT:g} s"
+    return {
+        host.pk: f.result() if f.done() else ContainerListing(error=f"host {host.name} {late}")
+        for host, f in futures.items()
+    }
 
 
 def _container_call(host, container, fn, name=""):
@@ -373,7 +376,7 @@ def _container_error(host, name, exc):
         taken = text.split('"', 2)[1].lstrip("/") if text.count('"') >= 2 else "that name"
         return DockerConflict(f"the name {taken} is already in use on host {host.name}")
     if "Invalid signal" in text:
-        return DockerError(f"host {host.name} does not know that signal: {text}")
+        return WharfError(f"host {host.name} does not know the signal {text.rpartition('Invalid signal: ')[2]}")
     return exc
 
 
@@ -498,7 +501,7 @@ def run_create(host, spec):
             spec.image, command=spec.command, entrypoint=spec.entrypoint, name=spec.name or None,
             environment=spec.environment or None, labels=spec.labels or None,
             ports=[(p.container_port, p.protocol) for p in spec.ports] or None,
-            volumes=[v.target for v in spec.volumes] or None,
+            volumes=[v.target for v in spec.volumes if not v.source] or None,  # anonymous ones
             working_dir=spec.working_dir or None, user=spec.user or None,
             tty=spec.tty, stdin_open=spec.stdin, host_config=host_config,
         )["Id"]  # fmt: skip
@@ -512,10 +515,16 @@ def run_create(host, spec):
             DockerNotFound(f"image {spec.image} is not on host {host.name}: pull it first"), "image"
         ) from None
     except DockerConflict as exc:
-        raise _concerning(exc, "name") from None
+        if "is already in use" not in str(exc):
+            raise
+        raise _concerning(
+            DockerConflict(f"the name {spec.name} is already in use on host {host.name}"), "name"
+        ) from None
     except DockerError as exc:
-        if "reference format" in str(exc):
-            raise _concerning(exc, "image") from None
+        text = str(exc)
+        for field, clue in (("image", "reference format"), ("cpus", "CPUs"), ("memory", "memory")):
+            if clue in text:
+                raise _concerning(exc, field) from None
         raise
 
 

@@ -1,5 +1,205 @@
-from django.shortcuts import render
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.http import QueryDict
+from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve, reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_POST
+
+from console.actions import Actor
+from console.containers import services, tables
+from console.containers.services import ContainerQuery, InvalidInput
+from console.errors import DockerConflict
+from console.hosts.services import host_for, visible_hosts
+
+SORT_COLUMNS = (
+    ("name", "Name"), ("image", "Image"), (None, "Command"), ("state", "State"),
+    ("status", "Status"), ("created", "Created"), (None, "Ports"),
+)  # fmt: skip
+
+
+# --- lists ----------------------------------------------------------------------
 
 
 def container_list(request, name=None):
-    return render(request, "containers/list.html", {})
+    return _render_list(request, name, request.GET, here=request.get_full_path())
+
+
+def _render_list(request, name, params, here, bulk_errors=None, status=200):
+    actor = Actor.from_request(request)
+    query = ContainerQuery.from_params(params)
+    if name:
+        host = host_for(actor, name)
+        hosts, choices = [host], []
+        listing = services.container_list(actor=actor, hosts=hosts, query=query, refuse_hidden=True)
+    else:
+        host = None
+        choices = list(visible_hosts(request.user))
+        hosts = [h for h in choices if h.name == query.host] if query.host else choices
+        listing = services.container_list(actor=actor, hosts=hosts, query=query)
+    bulk = services.bulk_actions(actor=actor, hosts=hosts)
+    columns = [
+        (label, key, _sort_link(query, key))
+        for key, label in SORT_COLUMNS + (() if host else (("host", "Host"),))
+    ]
+    context = {
+        "host": host,
+        "query": query,
+        "listing": listing,
+        "rows_html": tables.rows_html(
+            listing.rows, show_host=host is None, show_labels=query.labels, selectable=bool(bulk)
+        ),
+        "columns": columns,
+        "column_count": len(columns) + bool(bulk) + query.labels,
+        "show_all": urlencode(query.params(all=True)),
+        "host_choices": choices,
+        "states": services.STATES,
+        "bulk_choices": [(a, a.capitalize()) for a in bulk],
+        "bulk_errors": bulk_errors or {},
+        "can_prune": host is not None and services.may_prune(actor=actor, host=host),
+        "here": here,
+    }
+    template = "containers/_table.html" if request.htmx else "containers/list.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _sort_link(query, key):
+    """(query string, arrow) for a column header: click again to reverse."""
+    if key is None:
+        return None
+    current = query.sort.lstrip("-")
+    descending = query.sort.startswith("-")
+    new = f"-{key}" if current == key and not descending else key
+    arrow = ("▼" if descending else "▲") if current == key else ""
+    return urlencode(query.params(sort=new)), arrow
+
+
+@require_POST
+def container_bulk(request):
+    """One action on the containers ticked in a list; a page says how each went."""
+    actor = Actor.from_request(request)
+    back = _safe_next(request)
+    selection = [v.rpartition("/")[::2] for v in request.POST.getlist("c") if "/" in v]
+    if not selection:
+        messages.error(request, "Tick the containers to act on first.")
+        return redirect(back)
+    action = request.POST.get("action", "")
+    try:
+        outcomes = services.container_bulk(
+            actor=actor, action=action, selection=selection, options=request.POST
+        )
+    except InvalidInput as exc:  # back to the list, the message next to the field
+        try:
+            match = resolve(urlsplit(back).path)
+        except Resolver404:
+            match = None
+        if match is None or match.url_name not in ("list", "host"):
+            raise
+        params = QueryDict(urlsplit(back).query)
+        errors = {exc.field: str(exc)}
+        return _render_list(request, match.kwargs.get("name"), params, back, errors, status=400)
+    return render(
+        request, "containers/bulk_result.html",
+        {"outcomes": outcomes, "action": action, "back": back},
+    )  # fmt: skip
+
+
+def _safe_next(request):
+    back = request.POST.get("next") or reverse("containers:list")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("containers:list")
+    return back
+
+
+# --- one container ------------------------------------------------------------------
+
+
+def _detail(request, name, ref):
+    actor = Actor.from_request(request)
+    host = host_for(actor, name)
+    return actor, host, services.container_detail(actor=actor, host=host, ref=ref)
+
+
+def container_detail(request, name, ref, errors=None, status=200):
+    _, host, c = _detail(request, name, ref)
+    context = {"c": c, "host": host, "tab": "overview", "errors": errors or {}, "posted": request.POST}
+    return render(request, "containers/detail.html", context, status=status)
+
+
+def container_inspect(request, name, ref):
+    _, host, c = _detail(request, name, ref)
+    return render(request, "containers/inspect.html", {"c": c, "host": host, "tab": "inspect"})
+
+
+def container_top(request, name, ref):
+    actor, host, c = _detail(request, name, ref)
+    ps_args = request.GET.get("ps", "-ef")
+    context = {"c": c, "host": host, "tab": "top", "ps": ps_args, "titles": [], "processes": []}
+    status = 200
+    try:
+        context["titles"], context["processes"] = services.container_top(
+            actor=actor, host=host, ref=c.target.id, target=c.target, ps_args=ps_args
+        )
+    except InvalidInput as exc:
+        context["errors"], status = {exc.field: str(exc)}, 400
+    except DockerConflict as exc:  # not running
+        context["error"], status = str(exc), exc.status
+    return render(request, "containers/top.html", context, status=status)
+
+
+def container_diff(request, name, ref):
+    actor, host, c = _detail(request, name, ref)
+    kind, path = request.GET.get("kind", ""), request.GET.get("path", "")
+    changes = services.container_diff(
+        actor=actor, host=host, ref=c.target.id, target=c.target, kind=kind, path=path
+    )
+    context = {
+        "c": c, "host": host, "tab": "diff", "changes": changes, "kind": kind, "path": path,
+        "kinds": services.DIFF_NAMES.items(),
+    }  # fmt: skip
+    return render(request, "containers/diff.html", context)
+
+
+@require_POST
+def container_action(request, name, ref):
+    """A lifecycle button or form on the container page."""
+    actor = Actor.from_request(request)
+    host = host_for(actor, name)
+    action = request.POST.get("action", "")
+    try:
+        target = services.container_act(actor=actor, host=host, ref=ref, action=action, options=request.POST)
+    except InvalidInput as exc:
+        return container_detail(request, name, ref, errors={exc.field: str(exc)}, status=400)
+    if action == "remove" and request.POST.get("link", "").strip():
+        messages.success(request, f"Link removed from {target.name}.")
+    elif action == "remove":
+        messages.success(request, f"Container {target.name} removed.")
+        return redirect("containers:host", name=host.name)
+    else:
+        messages.success(request, f"Container {target.name} {services.DONE[action]}.")
+    return redirect("containers:detail", name=host.name, ref=target.id[:12])
+
+
+# --- remove all stopped containers ------------------------------------------------
+
+
+def container_prune(request, name):
+    actor = Actor.from_request(request)
+    host = host_for(actor, name)
+    if request.method == "POST":
+        try:
+            result = services.container_prune(actor=actor, host=host, ids=request.POST.getlist("id"))
+            error = None
+        except services.PruneIncomplete as exc:
+            result, error = exc.result, str(exc)
+        status = 200 if error is None else 502
+        return render(
+            request, "containers/prune_done.html",
+            {"host": host, "result": result, "error": error}, status=status,
+        )  # fmt: skip
+    rows = services.prune_candidates(actor=actor, host=host)
+    return render(request, "containers/prune.html", {"host": host, "rows": rows})
