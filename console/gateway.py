@@ -444,6 +444,7 @@ def container_diff(host, container, name=""):
 # --- containers: run, commit, files ---
 
 STREAM_CHUNK = 1024 * 1024  # bytes per read from Docker byte streams
+STREAM_BLOCK = 256 * 1024  # bytes per block handed on from them
 
 
 def _concerning(error, field):
@@ -618,11 +619,25 @@ def _stream(host, chunks):
             with translated(host):
                 if first:
                     yield first
-                yield from chunks
+                yield from _blocks(chunks)
         finally:
             chunks.close()
 
     return rest()
+
+
+def _blocks(chunks, size=STREAM_BLOCK):
+    """Docker's HTTP chunks (32 KiB each) gathered into blocks of about `size` bytes:
+    far fewer steps for every layer downstream (and fewer, larger writes to the browser)."""
+    pending, pending_size = [], 0
+    for chunk in chunks:
+        pending.append(chunk)
+        pending_size += len(chunk)
+        if pending_size >= size:
+            yield b"".join(pending)
+            pending, pending_size = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def container_archive(host, ref, path):

@@ -182,3 +182,9 @@ HOST_STATUS_TIMEOUT = float(os.environ.get("WHARF_HOST_STATUS_TIMEOUT", "3"))
 # Audit
 AUDIT_READS = os.environ.get("WHARF_AUDIT_READS") == "1"
 AUDIT_RETENTION_DAYS = int(os.environ.get("WHARF_AUDIT_RETENTION_DAYS", "365"))
+
+# Containers: run and files
+CONTAINER_UPLOAD_MAX_BYTES = int(os.environ.get("WHARF_UPLOAD_MAX_BYTES", str(1024**3)))
+# Host folders a bind mount may use without the container.run_privileged permission
+RUN_ALLOWED_BIND_PATHS = _env_list("WHARF_RUN_ALLOWED_BIND_PATHS", "")
+RUN_WAIT_SECONDS = float(os.environ.get("WHARF_RUN_WAIT_SECONDS", "300"))  # one-shot runs

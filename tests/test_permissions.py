@@ -11,6 +11,7 @@ import itertools
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
 
 from console.access import services as access
@@ -19,6 +20,7 @@ from console.actions import REGISTRY, Target, require
 from console.audit import export as audit_export
 from console.audit.models import AuditEntry
 from console.audit.selectors import AuditFilters
+from console.containers import files_services as files
 from console.containers import run_services
 from console.containers import services as containers
 from console.errors import ActionDenied
@@ -161,6 +163,14 @@ INVOKE = {
     "container.commit": lambda c: run_services.container_commit(
         actor=c.actor, host=c.host, container=c.target, repository="matrix/commit", tag="1"
     ),
+    "container.files": lambda c: files.container_files(actor=c.actor, host=c.host, container=c.target, path="/etc"),
+    "container.download": lambda c: b"".join(
+        files.container_download(actor=c.actor, host=c.host, container=c.target, path="/etc/passwd").chunks
+    ),
+    "container.upload": lambda c: files.container_upload(
+        actor=c.actor, host=c.host, container=c.target, path="/tmp", files=[SimpleUploadedFile("x.txt", b"x")]
+    ),
+    "container.export": lambda c: b"".join(files.container_export(actor=c.actor, host=c.host, container=c.target)),
 }
 # The container state an action needs; "created" (cheapest) for the rest.
 STATE = {

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
@@ -115,7 +114,7 @@ class AuditedExport:
             self._finish(WharfError(f"Invalid filter: {filters.error_text()}"))
         self._chunks = ENCODERS[fmt](batches(entries(filters), through_id))
 
-    # Served synchronously (WSGI, the test client): Django iterates, then calls close().
+    # An iterator with close(): console.streaming serves it (under ASGI from a worker thread).
     def __iter__(self):
         return self
 
@@ -129,16 +128,6 @@ class AuditedExport:
         if not self._done:
             self._chunks.close()
             self._finish(GeneratorExit())
-
-    # Served by daphne (ASGI): an async iterator, or Django would first read it all
-    # into a list. Each batch is read in the request's thread (thread-sensitive).
-    async def chunks_async(self):
-        try:
-            while (chunk := await sync_to_async(self._next)()) is not None:
-                yield chunk
-        finally:  # also on a client disconnect (the task is cancelled) or aclose()
-            if not self._done:
-                await sync_to_async(self.close)()
 
     def _next(self):
         if self._done:

@@ -1,7 +1,6 @@
 import json
 
-from django.core.handlers.asgi import ASGIRequest
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -9,6 +8,7 @@ from django_htmx.http import push_url
 
 from console.actions import Actor, Target, perform
 from console.audit import export, selectors
+from console.streaming import download_response
 
 
 def _cursor(request, name):
@@ -65,9 +65,5 @@ def audit_export(request, fmt):
     actor = Actor.from_request(request)
     filters = selectors.AuditFilters(request.GET)
     stream = export.AuditedExport(actor, fmt, filters)  # authorizes: a denial raises here
-    # Under ASGI a plain iterator would be read whole into memory before sending.
-    content = stream.chunks_async() if isinstance(request, ASGIRequest) else stream
-    response = StreamingHttpResponse(content, content_type=export.CONTENT_TYPES[fmt])
     name = f"wharf-audit-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return download_response(request, stream, name, export.CONTENT_TYPES[fmt])

@@ -383,7 +383,8 @@ def docker_time(text):
 LIFECYCLE_CODES = (
     "container.start", "container.stop", "container.restart", "container.kill",
     "container.pause", "container.unpause", "container.rename", "container.remove",
-    "container.top", "container.diff",
+    "container.top", "container.diff", "container.commit", "container.files",
+    "container.download", "container.upload", "container.export",
 )  # fmt: skip
 
 

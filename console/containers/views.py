@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from console.actions import Actor
-from console.containers import services, tables
+from console.containers import run_services, services, tables
 from console.containers.services import ContainerQuery, InvalidInput
 from console.errors import DockerConflict
 from console.hosts.services import host_for, visible_hosts
@@ -59,6 +59,7 @@ def _render_list(request, name, params, here, bulk_errors=None, status=200):
         "bulk_choices": [(a, a.capitalize()) for a in bulk],
         "bulk_errors": bulk_errors or {},
         "can_prune": host is not None and services.may_prune(actor=actor, host=host),
+        "can_run": run_services.may_run(actor, host) if host else bool(run_services.run_hosts(actor)),
         "here": here,
     }
     template = "containers/_table.html" if request.htmx else "containers/list.html"

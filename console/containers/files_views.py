@@ -1,0 +1,139 @@
+"""The file browser of a container (`docker cp` both ways) and `docker export`."""
+
+import posixpath
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+
+from console.actions import Actor, authorize
+from console.containers import files_services as services
+from console.containers.forms import UploadForm
+from console.containers.run_services import container_page, container_target
+from console.errors import ActionDenied, WharfError
+from console.hosts.services import host_for
+from console.streaming import download_response
+
+
+def files(request, name, ref):
+    """A folder of the container (or one file's details), with download and upload."""
+    actor = Actor.from_request(request)
+    host = host_for(actor, name)
+    return _files_page(request, actor, host, ref, request.GET.get("path") or "/")
+
+
+def _files_page(request, actor, host, ref, path, form=None, status=200):
+    """The Files tab of the container's page."""
+    c = container_page(actor=actor, host=host, ref=ref)
+    container = c.target
+    listing = services.container_files(actor=actor, host=host, container=container, path=path)
+    folder = listing.this.kind == "folder"
+    context = {
+        "host": host, "c": c, "tab": "files", "listing": listing, "crumbs": _crumbs(listing.path),
+        "parent": posixpath.dirname(listing.path) if listing.path != "/" else None,
+        "link_path": _link_path(listing.path, listing.this.link_target),
+        "can_download": "container.download" in c.permitted,
+        "can_upload": folder and "container.upload" in c.permitted,
+        "form": form or UploadForm(), "max_upload": settings.CONTAINER_UPLOAD_MAX_BYTES,
+    }  # fmt: skip
+    return render(request, "containers/files.html", context, status=status)
+
+
+def _crumbs(path):
+    parts = [p for p in path.split("/") if p]
+    return [("/", "/")] + [(p, "/" + "/".join(parts[: i + 1])) for i, p in enumerate(parts)]
+
+
+def _link_path(path, target):
+    if not target:
+        return ""
+    return services.normalize_path(posixpath.join(posixpath.dirname(path), target))
+
+
+def files_download(request, name, ref):
+    """A file's bytes, or a folder as a tar, streamed from Docker."""
+    actor = Actor.from_request(request)
+    host = host_for(actor, name)
+    container = container_target(host, ref)
+    download = services.container_download(
+        actor=actor, host=host, container=container, path=request.GET.get("path") or "/"
+    )
+    return download_response(request, download.chunks, download.filename, download.content_type, download.size)
+
+
+def export(request, name, ref):
+    """`docker export`: the container's filesystem as a tar, streamed."""
+    actor = Actor.from_request(request)
+    host = host_for(actor, name)
+    container = container_target(host, ref)
+    chunks = services.container_export(actor=actor, host=host, container=container)
+    return download_response(request, chunks, f"{container.name}.tar", "application/x-tar")
+
+
+class _UploadLimit(FileUploadHandler):
+    """Stops reading an upload once it is over CONTAINER_UPLOAD_MAX_BYTES, whatever the
+    request claimed (the files themselves are spooled by Django's usual handlers)."""
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.received = 0
+        self.exceeded = False
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > settings.CONTAINER_UPLOAD_MAX_BYTES:
+            self.exceeded = True
+            raise StopUpload(connection_reset=True)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+@csrf_exempt  # the upload handler must be in place before the CSRF check reads the body
+def files_upload(request, name, ref):
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    declared = int(declared) if declared.isdigit() else 0
+    if declared > settings.CONTAINER_UPLOAD_MAX_BYTES + 1024 * 1024:  # refused unread
+        message = f"The upload is over the limit of {settings.CONTAINER_UPLOAD_MAX_BYTES} bytes."
+        return render(request, "error.html", {"message": message}, status=413)
+    limit = _UploadLimit(request)
+    request.upload_handlers.insert(0, limit)
+    return _files_upload(request, name, ref, limit)
+
+
+@csrf_protect
+@require_POST
+def _files_upload(request, name, ref, limit):
+    """Files (or one tar to extract) into the folder `path`."""
+    actor = Actor.from_request(request)
+    host = host_for(actor, name)
+    container = container_target(host, ref)
+    authorize(actor, "container.upload", host=host, target=container)  # before the files are read
+    path = request.POST.get("path") or "/"
+    form = UploadForm(request.POST, request.FILES)
+    if limit.exceeded:
+        form.add_error(None, f"The upload is over the limit of {settings.CONTAINER_UPLOAD_MAX_BYTES} bytes.")
+        return _files_page(request, actor, host, ref, path, form, status=413)
+    if not form.is_valid():
+        return _files_page(request, actor, host, ref, path, form, status=400)
+    files = form.cleaned_data["files"]
+    try:
+        services.container_upload(
+            actor=actor, host=host, container=container, path=path, files=files,
+            extract=form.cleaned_data["extract"],
+        )  # fmt: skip
+    except ActionDenied:
+        raise
+    except WharfError as exc:
+        form.add_error("files", str(exc))
+        return _files_page(request, actor, host, ref, path, form, status=exc.status)
+    what = "the archive" if form.cleaned_data["extract"] else ", ".join(f.name for f in files)
+    messages.success(request, f"Uploaded {what} to {services.normalize_path(path)}.")
+    url = reverse("containers:files", args=[host.name, ref])
+    return redirect(f"{url}?{urlencode({'path': services.normalize_path(path)})}")

@@ -1,0 +1,109 @@
+"""Pages for `docker run` (/run/ and /hosts/<name>/run/) and `docker commit`."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from console.actions import Actor, require
+from console.containers import run_services as services
+from console.containers.forms import CommitForm, RunForm
+from console.errors import WharfError
+from console.hosts.models import Host
+from console.hosts.services import host_for
+
+
+def run(request, name=None):
+    """The run form, for one host (`name`) or with a choice of the hosts the person may run on."""
+    actor = Actor.from_request(request)
+    host = host_for(actor, name) if name else None
+    if host is not None and not services.may_run(actor, host):
+        services.run_refused(actor=actor, host=host)
+    hosts = None
+    if host is None:
+        hosts = Host.objects.filter(pk__in=[h.pk for h in services.run_hosts(actor)])
+        if not hosts:
+            services.run_refused(actor=actor, host=None)
+        chosen = request.POST.get("host") or request.GET.get("host")
+        host = hosts.filter(pk=chosen).first() if chosen and chosen.isdigit() else hosts.first()
+    initial = {"labels": "\n".join(f"{k}={v}" for k, v in services.run_labels(actor, host).items())}
+    form = RunForm(request.POST or None, hosts=hosts, initial={"host": host, **initial})
+    context = {"form": form, "host": host, "fixed_host": name is not None}
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            host = form.cleaned_data.get("host") or host
+            context["host"] = host
+            outcome = _run(request, actor, host, form, context)
+            if outcome is not None:
+                return outcome
+        status = context.pop("status", 400)
+    context.update(
+        images=_images(host), wait_seconds=settings.RUN_WAIT_SECONDS, output_limit=services.OUTPUT_LIMIT
+    )
+    return render(request, "containers/run.html", context, status=status)
+
+
+def _run(request, actor, host, form, context):
+    """Run the checked form: a redirect, or None with the form or result in `context`."""
+    mode = form.cleaned_data["mode"]
+    try:
+        result = services.container_run(actor=actor, host=host, spec=form.run_spec(), mode=mode)
+    except services.RunStartFailed as exc:
+        context.update(failed=exc, failed_url=_detail_url(host, exc.container_id), status=exc.status)
+        return None
+    except WharfError as exc:
+        field = getattr(exc, "field", None)
+        form.add_error(field if field in form.fields else None, str(exc))
+        context["status"] = exc.status
+        return None
+    if mode == services.ONESHOT:
+        context.update(result=result, status=200)
+        return None
+    if mode == services.INTERACTIVE:
+        messages.info(
+            request,
+            f"Container {result.name} runs detached with a TTY and stdin open: the browser "
+            "terminal is not available yet.",
+        )
+    else:
+        messages.success(request, f"Container {result.name} started.")
+    return redirect(_detail_url(host, result.container_id))
+
+
+def _detail_url(host, container_id):
+    return reverse("containers:detail", args=[host.name, container_id])
+
+
+def _images(host):
+    """The host's repo:tags for the image field's suggestions; none if it cannot say."""
+    try:
+        return services.image_references(host) if host else []
+    except WharfError:
+        return []
+
+
+def commit(request, name, ref):
+    """`docker commit`: save a container as an image (a page of the container's)."""
+    actor = Actor.from_request(request)
+    host = host_for(actor, name)
+    c = services.container_page(actor=actor, host=host, ref=ref)
+    container = c.target
+    if request.method != "POST":  # a POST is authorized (and audited) by the action
+        require(actor, "container.commit", host, container)
+    form = CommitForm(request.POST or None)
+    context = {"form": form, "host": host, "c": c, "tab": "commit"}
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                context["image"] = services.container_commit(
+                    actor=actor, host=host, container=container, **form.commit_arguments()
+                )
+                status = 200
+            except WharfError as exc:
+                field = getattr(exc, "field", None)
+                form.add_error(field if field in form.fields else None, str(exc))
+                status = exc.status
+    return render(request, "containers/commit.html", context, status=status)
