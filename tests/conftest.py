@@ -81,6 +81,16 @@ def admin_client(client, admin_user):
     return client
 
 
+def run_async(coroutine):
+    """Run a coroutine to its end from sync test code, in a thread of its own (the
+    browser tests leave an event loop running in the main thread)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
+
+
 def actor_for(user):
     from console.actions import Actor
 

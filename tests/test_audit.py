@@ -12,19 +12,20 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from console import streaming
 from console.actions import Actor, Target, perform, record_event
 from console.audit import chain, export
 from console.audit.models import AuditEntry
 from console.audit.selectors import AuditFilters
 from console.errors import WharfError
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, run_async
 
 pytestmark = pytest.mark.django_db
 
@@ -318,31 +319,36 @@ def test_bad_export_filter_fails_the_export(admin_client):
     assert entry.outcome == "failed" and "from" in entry.error
 
 
-def test_export_under_asgi_is_an_async_stream(admin_user, trail):
+@pytest.mark.django_db(transaction=True)  # the stream is read from worker threads
+def test_export_under_asgi_is_an_async_stream(superuser_client):
+    act()
     client = AsyncClient()
-    client.force_login(admin_user)
+    client.force_login(get_user_model().objects.get(username="admin"))
 
     async def fetch():
         response = await client.get("/audit/export.json")
         assert response.streaming and response.is_async
         return b"".join([chunk async for chunk in response.streaming_content])
 
-    body = async_to_sync(fetch)()
+    body = run_async(fetch())
     assert len(json.loads(body)) == AuditEntry.objects.count() - 1
     entry = export_entry()
     assert (entry.outcome, entry.size_bytes) == ("succeeded", len(body))
 
 
-def test_async_export_closed_early_is_recorded_as_cancelled(admin_user, trail):
-    stream = export.AuditedExport(Actor(user=admin_user, name="admin"), "json", AuditFilters({}))
+@pytest.mark.django_db(transaction=True)  # the stream is read from worker threads
+def test_async_export_closed_early_is_recorded_as_cancelled(superuser_client):
+    act()
+    user = get_user_model().objects.get(username="admin")
+    stream = export.AuditedExport(Actor(user=user, name="admin"), "json", AuditFilters({}))
 
     async def read_one_then_close():
-        chunks = stream.chunks_async()
+        chunks = streaming._in_thread(stream)
         first = await chunks.__anext__()
         await chunks.aclose()
         return first
 
-    assert async_to_sync(read_one_then_close)() == b"["
+    assert run_async(read_one_then_close()) == b"["
     entry = export_entry()
     assert (entry.outcome, entry.error, entry.size_bytes) == ("failed", "cancelled", 1)
 

@@ -1,6 +1,5 @@
 """The file browser (`docker cp` both ways) and `docker export`, against the real daemons."""
 
-import asyncio
 import html
 import io
 import tarfile
@@ -14,7 +13,7 @@ from django.test import AsyncClient
 from console.audit.models import AuditEntry
 from console.containers.files_services import member_problem, normalize_path
 from console.errors import WharfError
-from tests.conftest import actor_for
+from tests.conftest import actor_for, run_async
 from tests.harness import TEST_IMAGE
 
 ODD_NAME = 'we ird "name" <b>ü.txt'
@@ -202,6 +201,7 @@ def test_a_folder_downloads_as_a_tar(admin_client, hosts, make_container):
 
 
 @pytest.mark.django_db(transaction=True)  # the ASGI handler's threads use their own connections
+@pytest.mark.django_db(transaction=True)  # the download is read from worker threads
 def test_downloads_stream_under_asgi_too(hosts, admin_user, make_container):
     container = make_container()
 
@@ -213,7 +213,7 @@ def test_downloads_stream_under_asgi_too(hosts, admin_user, make_container):
         )
         return response, b"".join([chunk async for chunk in response.streaming_content])
 
-    response, data = asyncio.run(fetch())
+    response, data = run_async(fetch())
     assert response.status_code == 200 and data == read_in_container(container, "/bin/busybox")
 
 
