@@ -16,7 +16,6 @@ import socket
 import ssl
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager
@@ -40,7 +39,7 @@ from console.errors import (
 log = logging.getLogger("wharf.gateway")
 
 SCHEMES = ("unix://", "tcp://", "ssh://")
-_status_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="host-status")
+_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hosts-at-once")
 
 
 # --- clients -------------------------------------------------------------------
@@ -239,43 +238,51 @@ class HostStatus:
     up: bool
     reason: str = ""
     version: str = ""
-    api_version: str = ""
     running: int = 0
     paused: int = 0
     stopped: int = 0
     images: int = 0
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def _status(host):
-    started = time.monotonic()
-    try:
-        info = call(host, lambda c: c.info(), probe=True)
-    except WharfError as exc:
-        return HostStatus(up=False, reason=str(exc), seconds=time.monotonic() - started)
-    return HostStatus(
-        up=True,
-        version=info.get("ServerVersion", ""),
-        running=info.get("ContainersRunning", 0),
-        paused=info.get("ContainersPaused", 0),
-        stopped=info.get("ContainersStopped", 0),
-        images=info.get("Images", 0),
-        seconds=time.monotonic() - started,
-    )
+    return call(host, lambda c: c.info(), probe=True)
+
+
+def gather(hosts, fn):
+    """`fn(host)` for every host at once: {host pk: its result, or the WharfError it
+    raised}. A host that has not answered within the status timeout gets an error and
+    never holds up the others."""
+
+    def attempt(host):
+        try:
+            return fn(host)
+        except WharfError as exc:
+            return exc
+
+    futures = {host.pk: (host, _pool.submit(attempt, host)) for host in hosts}
+    timeout = settings.HOST_STATUS_TIMEOUT
+    wait_futures([f for _, f in futures.values()], timeout=timeout + 0.25)
+    return {
+        pk: f.result() if f.done() else HostUnreachable(
+            f"host {host.name} is unreachable: no answer within {timeout:g} s"
+        )
+        for pk, (host, f) in futures.items()
+    }  # fmt: skip
 
 
 def host_statuses(hosts):
-    """Status of every host, gathered in parallel; none waits past the status timeout."""
-    futures = {host.pk: _status_pool.submit(_status, host) for host in hosts}
-    deadline = settings.HOST_STATUS_TIMEOUT + 0.25
-    wait_futures(futures.values(), timeout=deadline)
-    late = f"is unreachable: no answer within {settings.HOST_STATUS_TIMEOUT:g} s"
-    return {
-        host.pk: futures[host.pk].result() if futures[host.pk].done()
-        else HostStatus(up=False, reason=f"host {host.name} {late}")
-        for host in hosts
-    }
+    """Status of every host, gathered in parallel (see `gather`)."""
+    statuses = {}
+    for pk, result in gather(hosts, _status).items():
+        if isinstance(result, WharfError):
+            statuses[pk] = HostStatus(up=False, reason=str(result))
+            continue
+        statuses[pk] = HostStatus(
+            up=True, version=result.get("ServerVersion", ""), running=result.get("ContainersRunning", 0),
+            paused=result.get("ContainersPaused", 0), stopped=result.get("ContainersStopped", 0),
+            images=result.get("Images", 0),
+        )  # fmt: skip
+    return statuses
 
 
 def host_status(host):
@@ -314,7 +321,6 @@ def container_labels(host, container_id):
 
 # --- containers: lists and lifecycle ---------------------------------------------
 
-_list_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="container-list")
 
 
 @dataclass
@@ -331,22 +337,13 @@ def containers_of(host, *, stopped=False, filters=None, probe=False):
 
 
 def containers_of_hosts(queries):
-    """Container lists of many hosts at once: `queries` maps a host to the keyword
-    arguments of `containers_of`. Hosts are asked in parallel with the status timeout;
-    one that has not answered by then gets an error, never holds up the others."""
-
-    def listing(host, kwargs):
-        try:
-            return ContainerListing(containers_of(host, probe=True, **kwargs))
-        except WharfError as exc:
-            return ContainerListing(error=str(exc))
-
-    futures = {host: _list_pool.submit(listing, host, kw) for host, kw in queries.items()}
-    wait_futures(futures.values(), timeout=settings.HOST_STATUS_TIMEOUT + 0.25)
-    late = f"did not answer within {settings.HOST_STATUS_TIMEOUT:g} s"
+    """Container lists of many hosts at once (see `gather`): `queries` maps a host to
+    the keyword arguments of `containers_of`."""
+    kwargs = {host.pk: kw for host, kw in queries.items()}
+    results = gather(queries, lambda host: containers_of(host, probe=True, **kwargs[host.pk]))
     return {
-        host.pk: f.result() if f.done() else ContainerListing(error=f"host {host.name} {late}")
-        for host, f in futures.items()
+        pk: ContainerListing(error=str(r)) if isinstance(r, WharfError) else ContainerListing(r)
+        for pk, r in results.items()
     }
 
 
