@@ -70,6 +70,8 @@ declare("container.remove", "remove containers", "container")
 declare("container.prune", "remove all stopped containers", "container")
 declare("container.top", "see the processes of containers", "container", read=True)
 declare("container.diff", "see the changed files of containers", "container", read=True)
+# Images
+declare("image.view", "see images", "image", read=True)
 # Containers: run, commit, files
 declare("container.run", "run containers", "container")
 declare("container.run_privileged", "run containers with access to their host", "container")

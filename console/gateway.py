@@ -347,6 +347,11 @@ def containers_of_hosts(queries):
     }
 
 
+def images_of(host, *, intermediate=False):
+    """`docker images` (`-a` with `intermediate`): the Engine's image summaries."""
+    return call(host, lambda c: c.api.images(all=intermediate), probe=True)
+
+
 def _container_call(host, container, fn, name=""):
     """`call` for one container, with Docker's container errors said plainly.
     `name` is how messages call the container (its id is what Docker is given)."""

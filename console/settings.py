@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "console.access",
     "console.audit",
     "console.containers",
+    "console.images",
 ]
 
 MIDDLEWARE = [

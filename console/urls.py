@@ -1,6 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView, TemplateView
+from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/hosts/", permanent=False)),
@@ -10,5 +10,5 @@ urlpatterns = [
     path("access/", include("console.access.urls")),
     path("audit/", include("console.audit.urls")),
     path("", include("console.containers.urls")),
-    path("images/", TemplateView.as_view(template_name="images/list.html"), name="images"),
+    path("", include("console.images.urls")),
 ]

@@ -26,6 +26,7 @@ from console.containers import services as containers
 from console.errors import ActionDenied
 from console.hosts import services as hosts
 from console.hosts.models import Host
+from console.images import services as images
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
 
@@ -163,6 +164,7 @@ INVOKE = {
     "container.commit": lambda c: run_services.container_commit(
         actor=c.actor, host=c.host, container=c.target, repository="matrix/commit", tag="1"
     ),
+    "image.view": lambda c: images.image_list(actor=c.actor, hosts=[c.host]),
     "container.files": lambda c: files.container_files(actor=c.actor, host=c.host, container=c.target, path="/etc"),
     "container.download": lambda c: b"".join(
         files.container_download(actor=c.actor, host=c.host, container=c.target, path="/etc/passwd").chunks

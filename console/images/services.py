@@ -1,0 +1,63 @@
+"""Image selectors (`docker images`); image actions come with the images work."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from console import gateway
+from console.access import policy
+from console.actions import REGISTRY, authorize, require
+from console.errors import WharfError
+
+
+@dataclass
+class ImageRow:
+    host: object
+    id: str
+    repository: str
+    tag: str
+    created: int
+    size: int
+
+    @property
+    def created_at(self):
+        return datetime.fromtimestamp(self.created, UTC)
+
+    @property
+    def short_id(self):
+        return self.id.removeprefix("sha256:")[:12]
+
+
+@dataclass
+class ImageList:
+    rows: list = field(default_factory=list)
+    notices: list = field(default_factory=list)  # (host, why its images are missing)
+
+
+def _rows(host, summary):
+    """One row per tag, like `docker images`; an untagged image is <none>:<none>."""
+    tags = summary.get("RepoTags") or []
+    tags = [t for t in tags if t != "<none>:<none>"] or ["<none>:<none>"]
+    for tag in tags:
+        repository, _, name = tag.rpartition(":")
+        yield ImageRow(host, summary["Id"], repository, name, summary.get("Created", 0), summary.get("Size", 0))
+
+
+def image_list(*, actor, hosts, intermediate=False, reference=""):
+    """The images of the hosts the actor may see images on, asked in parallel."""
+    view = REGISTRY["image.view"]
+    allowed = [h for h in hosts if actor.system or policy.permits(actor.user, view, h)]
+    if hosts and not allowed:
+        authorize(actor, "image.view", host=hosts[0])  # records the refusal, raises
+    for host in allowed:
+        require(actor, "image.view", host=host)  # on the record when AUDIT_READS asks
+    result = ImageList()
+    answers = gateway.gather(allowed, lambda h: gateway.images_of(h, intermediate=intermediate))
+    for host in allowed:
+        answer = answers[host.pk]
+        if isinstance(answer, WharfError):
+            result.notices.append((host, str(answer)))
+            continue
+        for summary in answer:
+            result.rows.extend(r for r in _rows(host, summary) if reference in f"{r.repository}:{r.tag}")
+    result.rows.sort(key=lambda r: (-r.created, r.repository, r.tag, r.host.name))
+    return result
