@@ -461,21 +461,6 @@ def image_references(host):
     return sorted({t for i in images for t in i.get("RepoTags") or () if t != "<none>:<none>"})
 
 
-def container_identity(host, ref):
-    """Id, name, labels and state of one container, by id or name."""
-    try:
-        attrs = call(host, lambda c: c.api.inspect_container(ref))
-    except DockerNotFound:
-        raise DockerNotFound(f"no such container on host {host.name}: {ref}") from None
-    return {
-        "id": attrs["Id"],
-        "name": attrs["Name"].lstrip("/"),
-        "labels": (attrs.get("Config") or {}).get("Labels") or {},
-        "status": (attrs.get("State") or {}).get("Status", ""),
-        "image": (attrs.get("Config") or {}).get("Image", ""),
-    }
-
-
 def run_create(host, spec):
     """Create (not start) a container from a run spec (see containers.run_services.RunSpec).
     The image must be on the host already: nothing is pulled."""
@@ -574,11 +559,6 @@ def run_output(host, container_id, limit):
         return data[-limit:], cut or len(data) > limit
 
     return call(host, read)
-
-
-def run_discard(host, container_id):
-    """Remove a container the run just created (and its anonymous volumes)."""
-    call(host, lambda c: c.api.remove_container(container_id, force=True, v=True))
 
 
 def container_commit(host, container_id, *, repository, tag, author, message, changes, pause):

@@ -317,7 +317,7 @@ def test_export_streams_the_filesystem_as_a_tar(admin_client, hosts, make_contai
 
 def test_an_abandoned_export_is_recorded_as_cancelled(admin_user, hosts, make_container):
     from console.containers import files_services
-    from console.containers.run_services import container_target
+    from console.containers.services import container_target
 
     container = make_container()
     host = hosts["unix-1"]

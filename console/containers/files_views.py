@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from console.actions import Actor, authorize
 from console.containers import files_services as services
 from console.containers.forms import UploadForm
-from console.containers.run_services import container_page, container_target
+from console.containers.services import container_detail, container_target
 from console.errors import ActionDenied, WharfError
 from console.hosts.services import host_for
 from console.streaming import download_response
@@ -29,7 +29,7 @@ def files(request, name, ref):
 
 def _files_page(request, actor, host, ref, path, form=None, status=200):
     """The Files tab of the container's page."""
-    c = container_page(actor=actor, host=host, ref=ref)
+    c = container_detail(actor=actor, host=host, ref=ref)
     container = c.target
     listing = services.container_files(actor=actor, host=host, container=container, path=path)
     folder = listing.this.kind == "folder"

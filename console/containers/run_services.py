@@ -1,7 +1,7 @@
 """Running containers (`docker run`) and saving them as images (`docker commit`).
 
 Every change goes through `console.actions.perform`; reads used by the pages
-(`container_target`, `image_references`, `run_hosts`) run after authorization.
+(`image_references`, `run_hosts`) run after authorization.
 """
 
 import dataclasses
@@ -12,7 +12,7 @@ from django.conf import settings
 
 from console import gateway
 from console.access import policy
-from console.actions import REGISTRY, Target, allows, authorize, perform
+from console.actions import REGISTRY, Target, authorize, perform
 from console.errors import ActionDenied, WharfError
 from console.hosts.services import visible_hosts
 
@@ -176,7 +176,7 @@ def _run(host, spec, mode, target):
         gateway.run_start(host, container_id)
     except WharfError as exc:
         if getattr(exc, "field", None):  # bad input seen only at start (a port in use): undo
-            gateway.run_discard(host, container_id)
+            gateway.container_remove(host, container_id, force=True, volumes=True)
             raise
         raise RunStartFailed(f"Container {name} was created but did not start: {exc}", container_id) from None
     result = RunResult(container_id=container_id, name=name, mode=mode)
@@ -188,7 +188,7 @@ def _run(host, spec, mode, target):
     if ended is not None:
         result.exit_code, result.error = ended
         if spec.auto_remove:
-            gateway.run_discard(host, container_id)
+            gateway.container_remove(host, container_id, force=True, volumes=True)
             result.removed = True
     return result
 
@@ -214,32 +214,6 @@ def run_refused(*, actor, host):
 
 
 # --- selectors -----------------------------------------------------------------
-
-PAGE_CODES = (
-    "container.commit",
-    "container.files",
-    "container.download",
-    "container.upload",
-    "container.export",
-)
-
-
-def container_page(*, actor, host, ref):
-    """The container page's data (containers.services.container_detail), with the
-    actions of run, commit and files the actor may do added to `permitted`: the page
-    shows the Files tab and the Commit and Export buttons from it."""
-    from console.containers.services import container_detail
-
-    c = container_detail(actor=actor, host=host, ref=ref)
-    c.permitted |= {code for code in PAGE_CODES if allows(actor, code, host, c.target)}
-    return c
-
-
-def container_target(host, ref):
-    """The container `ref` (id or name) as an action target; its state in `extra`."""
-    found = gateway.container_identity(host, ref)
-    return Target(id=found["id"], name=found["name"], labels=found["labels"], extra=found)
-
 
 def may_run(actor, host):
     """May the actor run containers on this host at all (perhaps only with a given label)?"""

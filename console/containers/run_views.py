@@ -8,6 +8,7 @@ from django.urls import reverse
 from console.actions import Actor, require
 from console.containers import run_services as services
 from console.containers.forms import CommitForm, RunForm
+from console.containers.services import container_detail
 from console.errors import WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
@@ -87,7 +88,7 @@ def commit(request, name, ref):
     """`docker commit`: save a container as an image (a page of the container's)."""
     actor = Actor.from_request(request)
     host = host_for(actor, name)
-    c = services.container_page(actor=actor, host=host, ref=ref)
+    c = container_detail(actor=actor, host=host, ref=ref)
     container = c.target
     if request.method != "POST":  # a POST is authorized (and audited) by the action
         require(actor, "container.commit", host, container)

@@ -243,6 +243,11 @@ def _carries_one(labels, pairs):
 # --- one container ----------------------------------------------------------------
 
 
+def container_target(host, ref):
+    """The container `ref` (id or name) as an action target (see `_resolve`)."""
+    return _resolve(host, ref)[0]
+
+
 def _resolve(host, ref):
     """(target, inspect data) of a container: id, name and labels for authorization
     and the audit entry. When it cannot be read, the bare reference and None:
