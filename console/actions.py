@@ -238,7 +238,9 @@ def _authorize(entry):
         _record(entry, chain.DENIED, error=str(exc))
         raise
     if not allowed:
-        where = f" on host {host.name}" if host is not None else ""
+        where = ""
+        if host is not None:
+            where = f" ({host.name})" if action.target == "host" else f" on host {host.name}"
         message = f"You are not allowed to {action.label}{where}."
         _record(entry, chain.DENIED, error=message)
         raise ActionDenied(message)

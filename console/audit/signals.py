@@ -25,4 +25,6 @@ def _logged_out(sender, request, user, **kwargs):
 def _login_failed(sender, credentials, request=None, **kwargs):
     actor = Actor.from_request(request) if request is not None else Actor()
     actor.name = str(credentials.get("username", ""))[:150]
-    record_event(actor, "auth.login_failed", error="wrong username or password")
+    locked = getattr(request, "axes_locked_out", False)
+    error = "locked out after repeated failed logins" if locked else "wrong username or password"
+    record_event(actor, "auth.login_failed", error=error)
