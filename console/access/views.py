@@ -49,6 +49,20 @@ def _confirm_page(request, title, text, action, cancel, error=None):
     return render(request, "access/confirm.html", context)
 
 
+def _delete_page(request, delete, title, text, action, back, *, done):
+    """Ask first; on POST run `delete`, whose refusal with a reason stays on the page."""
+    error = None
+    if request.method == "POST":
+        try:
+            delete()
+        except InvalidInput as exc:
+            error = str(exc)
+        else:
+            messages.success(request, done)
+            return redirect(back)
+    return _confirm_page(request, title, text, action, back, error)
+
+
 # --- users -----------------------------------------------------------------------
 
 
@@ -85,20 +99,14 @@ def user_form(request, pk=None):
 def user_delete(request, pk):
     actor = _actor(request, "user.delete", Target(id=pk))
     user = _found(User, pk)
-    error = None
-    if request.method == "POST":
-        try:
-            services.user_delete(actor=actor, user=user)
-        except InvalidInput as exc:
-            error = str(exc)
-        else:
-            messages.success(request, f"User {user.username} deleted.")
-            return redirect("access:users")
     text = (
         f"Delete user {user.username}? Their own grants go with them; "
         "their group memberships end; their audit entries stay."
     )
-    return _confirm_page(request, f"Delete user {user.username}", text, "Delete user", "access:users", error)
+    return _delete_page(
+        request, lambda: services.user_delete(actor=actor, user=user), f"Delete user {user.username}",
+        text, "Delete user", "access:users", done=f"User {user.username} deleted.",
+    )  # fmt: skip
 
 
 @require_GET
@@ -139,16 +147,14 @@ def group_form(request, pk=None):
 def group_delete(request, pk):
     actor = _actor(request, "group.delete", Target(id=pk))
     group = _found(Group, pk)
-    if request.method == "POST":
-        services.group_delete(actor=actor, group=group)
-        messages.success(request, f"Group {group.name} deleted.")
-        return redirect("access:groups")
-    grants = group.wharf_grants.count()
     text = (
-        f"Delete group {group.name}? Its {grants} grant(s) go with it, so its members lose "
-        "the access they had through it (their own grants stay)."
+        f"Delete group {group.name}? Its {group.wharf_grants.count()} grant(s) go with it, so its "
+        "members lose the access they had through it (their own grants stay)."
     )
-    return _confirm_page(request, f"Delete group {group.name}", text, "Delete group", "access:groups")
+    return _delete_page(
+        request, lambda: services.group_delete(actor=actor, group=group), f"Delete group {group.name}",
+        text, "Delete group", "access:groups", done=f"Group {group.name} deleted.",
+    )  # fmt: skip
 
 
 # --- roles -----------------------------------------------------------------------
@@ -186,20 +192,14 @@ def role_form(request, pk=None):
 def role_delete(request, pk):
     actor = _actor(request, "role.delete", Target(id=pk))
     role = _found(Role, pk)
-    error = None
-    if request.method == "POST":
-        try:
-            services.role_delete(actor=actor, role=role)
-        except InvalidInput as exc:
-            error = str(exc)
-        else:
-            messages.success(request, f"Role {role.name} deleted.")
-            return redirect("access:roles")
     grants = role.grants.count()
     text = f"Delete role {role.name}?" + (
         f" It is still granted {grants} time(s): those grants are revoked with it." if grants else ""
     )
-    return _confirm_page(request, f"Delete role {role.name}", text, "Delete role", "access:roles", error)
+    return _delete_page(
+        request, lambda: services.role_delete(actor=actor, role=role), f"Delete role {role.name}",
+        text, "Delete role", "access:roles", done=f"Role {role.name} deleted.",
+    )  # fmt: skip
 
 
 # --- grants ----------------------------------------------------------------------
@@ -223,9 +223,7 @@ def grant_list(request):
 def grant_revoke(request, pk):
     actor = _actor(request, "grant.delete", Target(id=pk))
     grant = _found(Grant, pk)
-    if request.method == "POST":
-        services.grant_delete(actor=actor, grant=grant)
-        messages.success(request, f"Revoked {grant}.")
-        return redirect("access:grants")
-    text = f"Revoke {grant}?"
-    return _confirm_page(request, "Revoke a grant", text, "Revoke", "access:grants")
+    return _delete_page(
+        request, lambda: services.grant_delete(actor=actor, grant=grant), "Revoke a grant",
+        f"Revoke {grant}?", "Revoke", "access:grants", done=f"Revoked {grant}.",
+    )  # fmt: skip
