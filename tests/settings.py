@@ -1,10 +1,14 @@
 """Settings for the test suite: a throw-away data folder and a file SQLite database
 (the live server thread and the tests must share it)."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("WHARF_DATA_DIR", tempfile.mkdtemp(prefix="wharf-test-"))
+if "WHARF_DATA_DIR" not in os.environ:
+    os.environ["WHARF_DATA_DIR"] = tempfile.mkdtemp(prefix="wharf-test-")
+    atexit.register(shutil.rmtree, os.environ["WHARF_DATA_DIR"], ignore_errors=True)
 
 from console.settings import *  # noqa: E402,F403
 from console.settings import DATA_DIR, DATABASES  # noqa: E402
