@@ -13,7 +13,8 @@ if "WHARF_DATA_DIR" not in os.environ:
 from console.settings import *  # noqa: E402,F403
 from console.settings import DATA_DIR, DATABASES  # noqa: E402
 
-DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HOST_STATUS_TIMEOUT = 2.0
 DOCKER_TIMEOUT = 30.0
