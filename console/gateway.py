@@ -285,10 +285,6 @@ def host_statuses(hosts):
     return statuses
 
 
-def host_status(host):
-    return host_statuses([host])[host.pk]
-
-
 def host_details(host):
     """What `docker version` and `docker info` show."""
     return call(host, lambda c: {"version": c.version(), "info": c.info()})

@@ -34,7 +34,12 @@ def _covers(grant, codes, action, host):
 
 
 def _label_matches(grant, labels):
-    return labels is not None and labels.get(grant.label_key) == grant.label_value
+    return labels is not None and carries_one(labels, [(grant.label_key, grant.label_value)])
+
+
+def carries_one(labels, pairs):
+    """Does a container with these labels carry one of the (key, value) pairs?"""
+    return any(labels.get(k) == v for k, v in pairs)
 
 
 def permits(user, action, host=None, labels=None):

@@ -10,7 +10,7 @@ from django.db.models import Prefetch, Q
 
 from console.access import policy
 from console.access.models import Grant, Role
-from console.actions import REGISTRY, Target, allows, authorize, perform
+from console.actions import REGISTRY, Target, perform
 from console.errors import WharfError
 
 User = get_user_model()
@@ -34,13 +34,6 @@ def _check(obj, exclude=()):
     except ValidationError as exc:
         fields = exc.message_dict if hasattr(exc, "message_dict") else {None: exc.messages}
         raise InvalidInput({None if f == "__all__" else f: m for f, m in fields.items()}) from None
-
-
-def refuse_if_denied(actor, code, target=None):
-    """Record and refuse a POST from an actor who may not do `code` at all, before its
-    input is looked at (an allowed actor's attempt is recorded by the action itself)."""
-    if not allows(actor, code):
-        authorize(actor, code, target=target)
 
 
 def _names(objects):

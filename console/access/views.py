@@ -12,7 +12,7 @@ from console.access import services
 from console.access.forms import GrantForm, GroupForm, RoleForm, UserForm
 from console.access.models import Grant, Role
 from console.access.services import InvalidInput
-from console.actions import Actor, Target, allows, require
+from console.actions import Actor, Target, allows, authorize, require
 
 User = get_user_model()
 
@@ -22,7 +22,7 @@ def _actor(request, code, target=None):
     refused (and recorded) before its input is read; otherwise the service decides."""
     actor = Actor.from_request(request)
     if request.method == "POST":
-        services.refuse_if_denied(actor, code, target)
+        authorize(actor, code, target=target)
     else:
         require(actor, "access.view")
     return actor

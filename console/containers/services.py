@@ -226,7 +226,7 @@ def container_list(*, actor, hosts, query, refuse_hidden=False):
         rows = [
             row
             for row in (ContainerRow.from_summary(host, c) for c in listing.containers)
-            if (not several or _carries_one(row.labels, pairs)) and query.matches(row)
+            if (not several or policy.carries_one(row.labels, pairs)) and query.matches(row)
         ]
         if query.latest and rows:
             rows = [max(rows, key=lambda r: r.created)]
@@ -234,10 +234,6 @@ def container_list(*, actor, hosts, query, refuse_hidden=False):
     key = query.sort.lstrip("-")
     result.rows.sort(key=SORTS[key], reverse=query.sort.startswith("-"))
     return result
-
-
-def _carries_one(labels, pairs):
-    return any(labels.get(k) == v for k, v in pairs)
 
 
 # --- one container ----------------------------------------------------------------

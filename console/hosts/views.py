@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from console.actions import Actor, allows, require
+from console.actions import Actor, allows, authorize, require
 from console.errors import WharfError
 from console.hosts import services
 from console.hosts.forms import HostForm
@@ -34,11 +34,14 @@ def host_detail(request, name):
 
 def host_form(request, name=None):
     actor = Actor.from_request(request)
-    host = Host.objects.get(name=name) if name and Host.objects.filter(name=name).exists() else None
+    host = Host.objects.filter(name=name).first() if name else None
     if name and host is None:
         return redirect("hosts:list")
-    if request.method != "POST":  # a POST is authorized (and audited) by the action
-        require(actor, "host.update" if host else "host.create")
+    code = "host.update" if host else "host.create"
+    if request.method == "POST":
+        authorize(actor, code)  # a refusal is recorded before the input is read
+    else:
+        require(actor, code)
     form = HostForm(request.POST or None, request.FILES or None, instance=host)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -46,6 +49,7 @@ def host_form(request, name=None):
             if host is None:
                 host = services.host_create(actor=actor, **form.host_fields())
             else:
+                # the form has written its input into `host`: update a fresh copy
                 host = services.host_update(actor=actor, host=Host.objects.get(pk=host.pk), **form.host_fields())
         except WharfError as exc:
             form.add_error(None, str(exc))

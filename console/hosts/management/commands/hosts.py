@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from console import gateway
 from console.hosts.models import Host
+from console.hosts.services import host_statuses
 
 
 class Command(BaseCommand):
@@ -9,7 +9,7 @@ class Command(BaseCommand):
 
     def handle(self, **options):
         hosts = list(Host.objects.all())
-        statuses = gateway.host_statuses([h for h in hosts if h.enabled])
+        statuses = host_statuses([h for h in hosts if h.enabled])
         rows = [("NAME", "STATUS", "ENGINE", "RUNNING", "STOPPED", "IMAGES", "URL")]
         for host in hosts:
             s = statuses.get(host.pk)
