@@ -24,6 +24,9 @@ class Action:
     long: bool = False  # audited when it starts, completed when it ends
     secret: tuple = ()  # parameter names never written to the audit trail
     event: bool = False  # recorded, never authorized (logins)
+    # Acts on, or reaches into, the whole host: a label-scoped grant never covers it.
+    host_wide: bool = False
+    requires: tuple = ()  # other actions the actor must also be allowed
 
 
 REGISTRY: dict[str, Action] = {}
@@ -67,14 +70,15 @@ declare("container.pause", "pause containers", "container")
 declare("container.unpause", "unpause containers", "container")
 declare("container.rename", "rename containers", "container")
 declare("container.remove", "remove containers", "container")
-declare("container.prune", "remove all stopped containers", "container")
+declare("container.prune", "remove all stopped containers", "container", host_wide=True)
 declare("container.top", "see the processes of containers", "container", read=True)
 declare("container.diff", "see the changed files of containers", "container", read=True)
 # Images
 declare("image.view", "see images", "image", read=True)
 # Containers: run, commit, files
 declare("container.run", "run containers", "container")
-declare("container.run_privileged", "run containers with access to their host", "container")
+declare("container.run_privileged", "run containers with access to their host", "container",
+        host_wide=True, requires=("container.run",))  # fmt: skip
 declare("container.commit", "save containers as images", "container")
 declare("container.files", "browse the files of containers", "container", read=True)
 declare("container.download", "download files from containers", "container", long=True)
@@ -148,9 +152,24 @@ def allows(actor, code, host=None, target=None):
     if actor.user is None or not actor.user.is_active:
         return False
     target = target or Target()
-    if target.labels is None and policy.needs_labels(actor.user, action, host):
-        target.labels = gateway.container_labels(host, target.id)
-    return policy.permits(actor.user, action, host, target.labels)
+    for needed in (action, *(REGISTRY[c] for c in action.requires)):
+        if target.labels is None and policy.needs_labels(actor.user, needed, host):
+            target.labels = gateway.container_labels(host, target.id)
+        if not policy.permits(actor.user, needed, host, target.labels):
+            return False
+    return True
+
+
+def label_scope(actor, code, host):
+    """Which containers of this host the actor's grants cover for `code`: None for all of
+    them, else the (key, value) label pairs a container must carry one of (empty: none)."""
+    from console.access import policy
+
+    if actor.system:
+        return None
+    if actor.user is None:
+        return []
+    return policy.label_filter(actor.user, REGISTRY[code], host)
 
 
 def require(actor, code, host=None, target=None):
@@ -170,15 +189,24 @@ def authorize(actor, code, *, host=None, target=None, params=None):
     _authorize(entry)
 
 
-def perform(actor, code, *, run, host=None, target=None, params=None):
-    """Authorize, run and audit one action; returns what `run()` returns."""
+def perform(actor, code, *, run, host=None, target=None, params=None, check=None):
+    """Authorize, run and audit one action; returns what `run()` returns.
+
+    `check()`, called once the permission is granted, judges what the action would
+    touch besides its target (a volume, an image tag): an ActionDenied it raises is
+    recorded as a denial, and `run()` is not called."""
     action = REGISTRY[code]
     target = target or Target()
     entry = dict(actor=actor, action=action, host=host, target=target, params=params or {})
     _authorize(entry)
     started = time.monotonic()
     try:
+        if check is not None:
+            check()
         result = run()
+    except ActionDenied as exc:
+        _record(entry, chain.DENIED, error=str(exc))
+        raise
     except WharfError as exc:
         _record(entry, chain.FAILED, error=str(exc), started=started)
         raise

@@ -557,6 +557,40 @@ def run_output(host, container_id, limit):
     return call(host, read)
 
 
+def volume_users(host, name):
+    """A named volume's labels and the containers (any state) that mount it, as
+    (labels, [(id, name, labels), ...]); None when the host has no such volume."""
+
+    def usage(client):
+        try:
+            volume = client.api.inspect_volume(name)
+        except docker.errors.NotFound:
+            return None
+        users = client.api.containers(all=True, filters={"volume": name})
+        return volume.get("Labels") or {}, [
+            (c["Id"], (c.get("Names") or ["/"])[0].lstrip("/"), c.get("Labels") or {}) for c in users
+        ]
+
+    return call(host, usage)
+
+
+def volume_create(host, name, labels):
+    """Create a named volume carrying `labels`; its labels (Docker hands back an existing
+    volume of that name unchanged, so a caller can tell that it was not new)."""
+    return call(host, lambda c: c.api.create_volume(name, labels=labels or None).get("Labels") or {})
+
+
+def image_exists(host, reference):
+    def exists(client):
+        try:
+            client.api.inspect_image(reference)
+        except docker.errors.NotFound:
+            return False
+        return True
+
+    return call(host, exists)
+
+
 def container_commit(host, container_id, *, repository, tag, author, message, changes, pause):
     """Save a container as an image; its id and tags."""
 

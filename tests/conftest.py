@@ -4,6 +4,7 @@ them, users with roles, a live daphne server and a Playwright browser."""
 import os
 import threading
 
+import docker.errors
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -39,6 +40,25 @@ def add_host(spec, name=None):
 def hosts(docker_env, db):
     """A Host row for every test daemon, by name: unix-1, unix-2, tls-1."""
     return {spec.name: add_host(spec) for spec in docker_env.daemons}
+
+
+@pytest.fixture
+def docker_of(docker_env):
+    """docker-py clients by daemon name; containers named in `made` are removed afterwards."""
+    clients, made = {}, []
+
+    def client(name):
+        if name not in clients:
+            clients[name] = docker_env.client(name)
+        return clients[name]
+
+    client.made = made
+    yield client
+    for host_name, ref in made:
+        try:
+            client(host_name).api.remove_container(ref, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
 
 
 @pytest.fixture

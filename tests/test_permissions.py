@@ -39,11 +39,13 @@ VIEWER = {"host.view", "container.view", "container.logs", "container.top", "con
 ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
 ROLE_CODES = {
     "Admin": set(ACTIONS),
-    "Operator": {"host.view"} | {c for c in ACTIONS if c.startswith(("container.", "image."))},
+    "Operator": {"host.view"} | {c for c in ACTIONS if c.startswith(("container.", "image."))}
+    - {"container.run_privileged"},
     "Developer": DEVELOPER,
     "Viewer": VIEWER,
 }
-WHOLE_HOST = {"container.prune"}  # acts on every container of a host: label grants never cover it
+# act on every container of a host, or reach into it: label grants never cover them
+WHOLE_HOST = {"container.prune", "container.run_privileged"}
 PASSWORD = "a sturdy passphrase 981"
 
 

@@ -3,7 +3,8 @@
 A grant covers an action when its role includes the action and, for per-host
 actions, its host is empty (all hosts) or the action's host. A label-scoped grant
 covers container actions only on containers carrying its label, plus `host.view`
-of its host so the person can find them. Console-wide actions need a grant with
+of its host so the person can find them; never an action that acts on or reaches
+into the whole host (`Action.host_wide`: prune, runs with access to the host). Console-wide actions need a grant with
 neither host nor label. Superusers may do everything.
 """
 
@@ -52,9 +53,14 @@ def permits(user, action, host=None, labels=None):
             continue
         if not grant.label_key:
             return True
-        if action.code == "host.view" or (action.target == "container" and _label_matches(grant, labels)):
+        if action.code == "host.view" or (_label_covers(action) and _label_matches(grant, labels)):
             return True
     return False
+
+
+def _label_covers(action):
+    """A label-scoped grant covers container actions that stay inside the container."""
+    return action.target == "container" and not action.host_wide
 
 
 def needs_labels(user, action, host):
@@ -77,7 +83,7 @@ def label_filter(user, action, host):
         if _covers(grant, codes, action, host):
             if not grant.label_key:
                 return None
-            if action.target == "container":  # a label grant covers containers only
+            if _label_covers(action):
                 pairs.append((grant.label_key, grant.label_value))
     return pairs
 

@@ -12,8 +12,9 @@ VIEWER = {"host.view", "container.view", "container.logs", "container.top", "con
 BUILTIN_ROLES = {
     "Admin": ("Everything: hosts, users, roles, the audit trail.", lambda a: True),
     "Operator": (
-        "Every container and image operation on the hosts given.",
-        lambda a: a.target in ("container", "image") or a.code == "host.view",
+        "Every container and image operation on the hosts given, except runs with access to the host.",
+        lambda a: (a.target in ("container", "image") or a.code == "host.view")
+        and a.code != "container.run_privileged",
     ),
     "Developer": (
         "View containers and images, logs, start/stop/restart, exec and attach.",

@@ -165,7 +165,8 @@ class RunForm(forms.Form):
     )  # fmt: skip
     volumes = forms.CharField(
         required=False, widget=forms.Textarea(attrs=TEXTAREA),
-        help_text="/path, volume:/path or /host/folder:/path, optionally :ro, one per line.",
+        help_text="/path, volume:/path or /host/folder:/path, optionally :ro, one per line. "
+        "A new named volume is made with this container's labels.",
     )  # fmt: skip
     network = forms.ChoiceField(
         choices=[("", "Daemon default"), ("none", "None (no network)"), ("host", "Host's network")],

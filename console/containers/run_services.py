@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from console import gateway
-from console.access import policy
-from console.actions import REGISTRY, Target, authorize, perform
-from console.errors import ActionDenied, WharfError
+from console.actions import REGISTRY, Target, allows, authorize, label_scope, perform
+from console.errors import ActionDenied, DockerConflict, WharfError
 from console.hosts.services import visible_hosts
 
 DETACHED, ONESHOT, INTERACTIVE = "detached", "oneshot", "interactive"
@@ -85,6 +84,8 @@ class RunSpec:
             reasons.append("privileged mode")
         if self.network == "host":
             reasons.append("the host's network")
+        elif self.network not in ("", "none"):  # container:X, a named network: another's namespace
+            reasons.append(f"the network {self.network}")
         if self.pid_host:
             reasons.append("the host's process namespace")
         if self.ipc_host:
@@ -92,11 +93,17 @@ class RunSpec:
         reasons += [
             f"bind mount of {v.source}" for v in self.volumes if v.is_bind and not bind_allowed(v.source)
         ]
+        reasons += [
+            f"host port {p.host_port} (below 1024)" for p in self.ports if p.host_port and p.host_port < 1024
+        ]
         if self.cap_add:
             reasons.append(f"added capabilities ({', '.join(self.cap_add)})")
         if self.devices:
             reasons.append(f"devices ({', '.join(self.devices)})")
         return reasons
+
+    def named_volumes(self):
+        return [v for v in self.volumes if v.source and not v.is_bind]
 
     def params(self):
         """For the audit trail: environment values are left out (they often hold secrets)."""
@@ -147,25 +154,59 @@ class RunStartFailed(WharfError):
 
 
 def container_run(*, actor, host, spec, mode=DETACHED):
-    """Create and start a container. Options that reach into the host need
-    `container.run_privileged` as well, checked first so that a denial never reaches Docker."""
+    """Create and start a container. A spec that reaches into the host is the action
+    `container.run_privileged` (which needs `container.run` as well); what the run would
+    share with other containers is judged (`_shared_check`) before Docker is asked."""
     if mode == INTERACTIVE:
         spec = dataclasses.replace(spec, tty=True, stdin=True)
     target = Target(name=spec.name or spec.image, labels=dict(spec.labels))
     params = {**spec.params(), "mode": mode}
+    code = "container.run"
+    if access := spec.host_access():
+        params["host_access"] = access
+        code = "container.run_privileged"
+    new_volumes = []
+    return perform(
+        actor, code, host=host, target=target, params=params,
+        check=lambda: new_volumes.extend(_shared_check(actor, host, spec)),
+        run=lambda: _run(host, spec, mode, target, new_volumes),
+    )  # fmt: skip
 
-    def run():
-        return perform(actor, "container.run", host=host, target=target, params=params,
-                       run=lambda: _run(host, spec, mode, target))  # fmt: skip
 
-    access = spec.host_access()
-    if not access:
-        return run()
-    params["host_access"] = access
-    return perform(actor, "container.run_privileged", host=host, target=target, params=params, run=run)
+def _shared_check(actor, host, spec):
+    """Refuse what a run would take from others; the names of the named volumes that
+    do not exist yet (the run creates them carrying its labels, so its scope owns them).
+
+    - An existing named volume holds files: the actor must be allowed to browse files
+      (`container.files`) on the volume, judged by its labels as a container would be,
+      and on every container that mounts it.
+    - A fixed host port belongs to the host: a label-scoped runner lets Docker pick one."""
+    if label_scope(actor, "container.run", host) is not None and any(p.host_port for p in spec.ports):
+        raise ActionDenied(
+            "Your grant on this host covers only labelled containers: leave the host port "
+            "empty (e.g. 80/tcp) so that Docker picks a free one."
+        )
+    new = []
+    for volume in spec.named_volumes():
+        found = gateway.volume_users(host, volume.source)
+        if found is None:
+            new.append(volume.source)
+            continue
+        labels, users = found
+        holders = [Target(name=volume.source, labels=labels)]
+        holders += [Target(id=cid, name=name, labels=clabels) for cid, name, clabels in users]
+        if not all(allows(actor, "container.files", host, holder) for holder in holders):
+            raise ActionDenied(
+                f"The volume {volume.source} holds files you may not see: give a new name "
+                "to make a volume of your own."
+            )
+    return new
 
 
-def _run(host, spec, mode, target):
+def _run(host, spec, mode, target, new_volumes):
+    for name in new_volumes:
+        if gateway.volume_create(host, name, spec.labels) != spec.labels:  # made by someone meanwhile
+            raise DockerConflict(f"the volume {name} was just created by someone else on host {host.name}")
     # A one-shot run removes its container itself once the output is read: Docker's
     # auto-remove could take it away before that.
     created = dataclasses.replace(spec, auto_remove=False) if mode == ONESHOT else spec
@@ -195,13 +236,24 @@ def _run(host, spec, mode, target):
 
 def container_commit(*, actor, host, container, repository="", tag="", author="", message="",
                      changes=(), pause=True):  # fmt: skip
-    """Save a container as an image: {"id", "tags"}."""
+    """Save a container as an image: {"id", "tags"}. A tag that exists is shared by
+    everyone on the host: only a host-wide grant may move it onto the new image."""
     params = {
         "repository": repository, "tag": tag, "author": author, "message": message,
         "changes": list(changes), "pause": pause,
     }  # fmt: skip
+    reference = f"{repository}:{tag or 'latest'}"
+
+    def check():
+        scoped = label_scope(actor, "container.commit", host) is not None
+        if repository and scoped and gateway.image_exists(host, reference):
+            raise ActionDenied(
+                f"{reference} already exists on host {host.name}: your grant covers only "
+                "labelled containers, so commit to a new tag."
+            )
+
     return perform(
-        actor, "container.commit", host=host, target=container, params=params,
+        actor, "container.commit", host=host, target=container, params=params, check=check,
         run=lambda: gateway.container_commit(host, container.id, **params),
     )  # fmt: skip
 
@@ -217,17 +269,12 @@ def run_refused(*, actor, host):
 
 def may_run(actor, host):
     """May the actor run containers on this host at all (perhaps only with a given label)?"""
-    if actor.system:
-        return True
-    if actor.user is None:
-        return False
-    return policy.label_filter(actor.user, REGISTRY["container.run"], host) != []
+    return label_scope(actor, "container.run", host) != []
 
 
 def run_labels(actor, host):
     """The labels a label-scoped runner must give (the first grant's), else {}."""
-    pairs = policy.label_filter(actor.user, REGISTRY["container.run"], host) if actor.user else None
-    return dict(pairs[:1]) if pairs else {}
+    return dict((label_scope(actor, "container.run", host) or [])[:1])
 
 
 def run_hosts(actor):

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from console.actions import Actor, require
+from console.actions import Actor, allows, require
 from console.containers import run_services as services
 from console.containers.forms import CommitForm, RunForm
 from console.containers.services import container_detail
@@ -40,7 +40,7 @@ def run(request, name=None):
                 return outcome
         status = context.pop("status", 400)
     context.update(
-        images=_images(host), wait_seconds=settings.RUN_WAIT_SECONDS, output_limit=services.OUTPUT_LIMIT
+        images=_images(actor, host), wait_seconds=settings.RUN_WAIT_SECONDS, output_limit=services.OUTPUT_LIMIT
     )
     return render(request, "containers/run.html", context, status=status)
 
@@ -76,10 +76,13 @@ def _detail_url(host, container_id):
     return reverse("containers:detail", args=[host.name, container_id])
 
 
-def _images(host):
-    """The host's repo:tags for the image field's suggestions; none if it cannot say."""
+def _images(actor, host):
+    """The host's repo:tags for the image field's suggestions, to those who may see the
+    host's images; none if it cannot say."""
+    if host is None or not allows(actor, "image.view", host):
+        return []
     try:
-        return services.image_references(host) if host else []
+        return services.image_references(host)
     except WharfError:
         return []
 
