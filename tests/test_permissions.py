@@ -1,10 +1,13 @@
 """The permission matrix: every registered action x every built-in role x scope.
 
-Each case grants one role to a fresh user with one scope, performs the action through
-its service against the real unix-1 daemon, and checks: allowed or denied as the table
-below says; a denied action left Docker (and the database) untouched; exactly one audit
-entry for the action, with the right outcome. Declaring an action without adding it to
-INVOKE below makes `test_every_action_is_covered` fail.
+The decision table (`test_decision`) asks the action layer whether a fresh user with one
+role and one scope may do each action, without Docker: every case of the table. Then
+`test_action` performs each action for real, through its service against the unix-1
+daemon, once allowed and once denied, and checks: the outcome; a denied action left
+Docker (and the database) untouched; exactly one audit entry for the action, with the
+right outcome. The allowed and denied cases go through a label-scoped grant where the
+action has one (container labels are then read from the daemon). Declaring an action
+without adding it to INVOKE below makes `test_every_action_is_covered` fail.
 """
 
 import itertools
@@ -16,7 +19,7 @@ from django.http import Http404
 
 from console.access import services as access
 from console.access.models import Grant, Role
-from console.actions import REGISTRY, Target, require
+from console.actions import REGISTRY, Target, allows, require
 from console.audit import export as audit_export
 from console.audit.models import AuditEntry
 from console.audit.selectors import AuditFilters
@@ -216,16 +219,44 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("code, role, scope", CASES)
-def test_matrix(code, role, scope, hosts, make_user, clean_daemon, settings):
-    settings.AUDIT_READS = True
-    unix1, unix2 = hosts["unix-1"], hosts["unix-2"]
-    grant_host = {"all": None, "host": unix1, "other": unix2}.get(scope, unix1)
+def _grant(make_user, hosts, role, scope):
+    grant_host = {"all": None, "host": hosts["unix-1"], "other": hosts["unix-2"]}.get(scope, hosts["unix-1"])
     label = "team=payments" if scope.startswith("label") else None
-    user = make_user("matrix", role=role, host=grant_host, label=label)
-    labels = {"team": "ops" if scope == "label-other" else "payments"}
+    return make_user("matrix", role=role, host=grant_host, label=label)
+
+
+def _labels(scope):
+    return {"team": "ops" if scope == "label-other" else "payments"}
+
+
+@pytest.mark.parametrize("code, role, scope", CASES)
+def test_decision(code, role, scope, hosts, make_user):
+    user = _grant(make_user, hosts, role, scope)
+    host = None if REGISTRY[code].scope == "global" else hosts["unix-1"]
+    target = Target(id="not-asked", labels=_labels(scope))  # labels given: Docker is not asked
+    assert allows(actor_for(user), code, host, target) == expected(role, code, scope)
+
+
+def _real_cases():
+    """One allowed and one denied case per action, through a label grant where one applies."""
+    allowed = [("Operator", "label-match"), ("Developer", "label-match"), ("Admin", "host"), ("Admin", "all")]
+    denied = [("Admin", "label-match"), ("Operator", "label-other"), ("Operator", "other"), ("Developer", "other"), ("Viewer", "all")]
+    for code in ACTIONS:
+        for preferred in (allowed, denied):
+            role, scope = next(
+                (r, s) for r, s in preferred if s in scopes(code)
+                and expected(r, code, s) == (preferred is allowed)
+                and (preferred is allowed or s == "all" or code in ROLE_CODES[r])
+            )  # fmt: skip
+            yield code, role, scope
+
+
+@pytest.mark.parametrize("code, role, scope", list(_real_cases()))
+def test_action(code, role, scope, hosts, make_user, clean_daemon, settings):
+    settings.AUDIT_READS = True
+    user = _grant(make_user, hosts, role, scope)
     needs = None if code in NO_CONTAINER or REGISTRY[code].target != "container" else STATE.get(code, "created")
-    case = Case(actor_for(user), unix1, clean_daemon, labels, needs)
+    case = Case(actor_for(user), hosts["unix-1"], clean_daemon, _labels(scope), needs)
     case.prepared = PREPARE[code](case) if code in PREPARE else None
     before = _snapshot(clean_daemon, case.container)
     first_id = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
