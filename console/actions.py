@@ -1,5 +1,6 @@
-"""The action layer: everything a user can do is declared here once, and performed
-through `perform`, which authorizes, audits (succeeded, failed or denied) and runs it.
+"""The action layer: everything a user can do (declared once in `console.catalog`) is
+performed through `perform`, which authorizes, audits (succeeded, failed or denied) and
+runs it.
 
 Views, consumers and management commands call `perform` (or `stream` for long work);
 none of them calls the gateway for a change or writes audit entries on its own.
@@ -9,85 +10,13 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from console import gateway
+from console.access import policy
 from console.audit import chain
+from console.catalog import REGISTRY
 from console.errors import ActionDenied, WharfError
-
-
-@dataclass(frozen=True)
-class Action:
-    code: str
-    label: str  # completes "You are not allowed to ..."
-    target: str  # kind of target: host, container, image, user, group, role, grant, audit, session
-    scope: str = "host"  # "host": done on one host; "global": console-wide
-    read: bool = False  # a plain read: audited only with AUDIT_READS (denials always)
-    long: bool = False  # audited when it starts, completed when it ends
-    secret: tuple = ()  # parameter names never written to the audit trail
-    event: bool = False  # recorded, never authorized (logins)
-    # Acts on, or reaches into, the whole host: a label-scoped grant never covers it.
-    host_wide: bool = False
-    requires: tuple = ()  # other actions the actor must also be allowed
-
-
-REGISTRY: dict[str, Action] = {}
-
-
-def declare(code, label, target, **kwargs):
-    action = Action(code, label, target, **kwargs)
-    assert code not in REGISTRY, code
-    REGISTRY[code] = action
-    return action
-
-
-# Console-wide (admin) actions
-declare("host.create", "add hosts", "host", scope="global", secret=("tls_key",))
-declare("host.update", "change hosts", "host", scope="global", secret=("tls_key",))
-declare("host.delete", "remove hosts", "host", scope="global")
-declare("host.test", "test host connections", "host", scope="global")
-declare("secrets.rotate", "re-encrypt stored secrets", "host", scope="global")
-declare("user.create", "create users", "user", scope="global", secret=("password",))
-declare("user.update", "change users", "user", scope="global", secret=("password",))
-declare("user.delete", "delete users", "user", scope="global")
-declare("group.save", "change groups", "group", scope="global")
-declare("group.delete", "delete groups", "group", scope="global")
-declare("role.save", "change roles", "role", scope="global")
-declare("role.delete", "delete roles", "role", scope="global")
-declare("grant.create", "grant roles", "grant", scope="global")
-declare("grant.delete", "revoke roles", "grant", scope="global")
-declare("access.view", "see users, roles and grants", "user", scope="global", read=True)
-declare("audit.view", "see the audit trail", "audit", scope="global", read=True)
-declare("audit.export", "export the audit trail", "audit", scope="global", long=True)
-declare("audit.purge", "purge old audit entries", "audit", scope="global")
-# Per-host reads
-declare("host.view", "see this host", "host", read=True)
-# Containers: lists and lifecycle
-declare("container.view", "see containers", "container", read=True)
-declare("container.start", "start containers", "container")
-declare("container.stop", "stop containers", "container")
-declare("container.restart", "restart containers", "container")
-declare("container.kill", "kill containers", "container")
-declare("container.pause", "pause containers", "container")
-declare("container.unpause", "unpause containers", "container")
-declare("container.rename", "rename containers", "container")
-declare("container.remove", "remove containers", "container")
-declare("container.prune", "remove all stopped containers", "container", host_wide=True)
-declare("container.top", "see the processes of containers", "container", read=True)
-declare("container.diff", "see the changed files of containers", "container", read=True)
-# Images
-declare("image.view", "see images", "image", read=True)
-# Containers: run, commit, files
-declare("container.run", "run containers", "container")
-declare("container.run_privileged", "run containers with access to their host", "container",
-        host_wide=True, requires=("container.run",))  # fmt: skip
-declare("container.commit", "save containers as images", "container")
-declare("container.files", "browse the files of containers", "container", read=True)
-declare("container.download", "download files from containers", "container", long=True)
-declare("container.upload", "upload files into containers", "container", long=True)
-declare("container.export", "export containers", "container", long=True)
-# Sessions (recorded, not authorized)
-declare("auth.login", "log in", "session", scope="global", event=True)
-declare("auth.logout", "log out", "session", scope="global", event=True)
-declare("auth.login_failed", "log in", "session", scope="global", event=True, secret=("password",))
 
 
 @dataclass
@@ -144,8 +73,6 @@ class Target:
 
 def allows(actor, code, host=None, target=None):
     """May the actor do this? Fetches container labels only when a label grant needs them."""
-    from console.access import policy
-
     action = REGISTRY[code]
     if actor.system:
         return True
@@ -163,8 +90,6 @@ def allows(actor, code, host=None, target=None):
 def label_scope(actor, code, host):
     """Which containers of this host the actor's grants cover for `code`: None for all of
     them, else the (key, value) label pairs a container must carry one of (empty: none)."""
-    from console.access import policy
-
     if actor.system:
         return None
     if actor.user is None:
@@ -303,8 +228,6 @@ def redact(action, params):
 
 
 def _audit_reads():
-    from django.conf import settings
-
     return settings.AUDIT_READS
 
 

@@ -176,7 +176,6 @@ LOGGING = {
 
 # Docker hosts
 DOCKER_API_VERSION = os.environ.get("WHARF_DOCKER_API_VERSION", "1.41")
-DOCKER_CONNECT_TIMEOUT = float(os.environ.get("WHARF_DOCKER_CONNECT_TIMEOUT", "3"))
 DOCKER_TIMEOUT = float(os.environ.get("WHARF_DOCKER_TIMEOUT", "60"))
 HOST_STATUS_TIMEOUT = float(os.environ.get("WHARF_HOST_STATUS_TIMEOUT", "3"))
 

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from console.access import policy
 from console.access.models import Grant, Role
-from console.actions import REGISTRY, Action
 from console.audit.models import AuditEntry
+from console.catalog import REGISTRY, Action
 from console.hosts.models import Host
 from tests.conftest import PASSWORD
 

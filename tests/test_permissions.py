@@ -33,12 +33,12 @@ from console.images import services as images
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
 
+# The streams and terminals add logs (both roles), exec and attach (Developer) when declared.
 DEVELOPER = {
-    "host.view", "container.view", "container.logs", "container.start", "container.stop",
-    "container.restart", "container.exec", "container.attach", "container.top",
-    "container.diff", "image.view",
+    "host.view", "container.view", "container.start", "container.stop", "container.restart",
+    "container.top", "container.diff", "image.view",
 }  # fmt: skip
-VIEWER = {"host.view", "container.view", "container.logs", "container.top", "container.diff", "image.view"}
+VIEWER = {"host.view", "container.view", "container.top", "container.diff", "image.view"}
 ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
 ROLE_CODES = {
     "Admin": set(ACTIONS),

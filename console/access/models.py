@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 
+from console.access.roles import role_codes
 from console.hosts.models import Host
 
 
@@ -21,8 +22,6 @@ class Role(models.Model):
         return self.name
 
     def codes(self):
-        from console.access.roles import role_codes
-
         return role_codes(self)
 
 

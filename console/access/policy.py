@@ -11,6 +11,7 @@ neither host nor label. Superusers may do everything.
 from django.db.models import Q
 
 from console.access.models import Grant
+from console.catalog import REGISTRY
 from console.hosts.models import Host
 
 
@@ -90,8 +91,6 @@ def label_filter(user, action, host):
 
 def visible_hosts(user):
     """Enabled hosts the user may see."""
-    from console.actions import REGISTRY
-
     hosts = Host.objects.filter(enabled=True)
     if not user.is_active:
         return hosts.none()
@@ -111,8 +110,6 @@ def effective_access(user):
     """What the user may do, for the "effective access" page: the console-wide
     actions, and for every visible host a list of (action, label pairs), the pairs empty
     when the action is allowed on the whole host, else those a container must carry."""
-    from console.actions import REGISTRY
-
     actions = [a for a in REGISTRY.values() if not a.event]
     console_wide = [a for a in actions if a.scope == "global" and permits(user, a)]
     hosts = []

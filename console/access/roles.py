@@ -1,13 +1,13 @@
 """The built-in roles, as rules over the action registry."""
 
-from console.actions import REGISTRY
+from console.catalog import REGISTRY
 
+# The streams and terminals add logs (both roles), exec and attach (Developer) when declared.
 DEVELOPER = {
-    "host.view", "container.view", "container.logs", "container.start", "container.stop",
-    "container.restart", "container.exec", "container.attach", "container.top",
-    "container.diff", "image.view",
+    "host.view", "container.view", "container.start", "container.stop", "container.restart",
+    "container.top", "container.diff", "image.view",
 }  # fmt: skip
-VIEWER = {"host.view", "container.view", "container.logs", "container.top", "container.diff", "image.view"}
+VIEWER = {"host.view", "container.view", "container.top", "container.diff", "image.view"}
 
 BUILTIN_ROLES = {
     "Admin": ("Everything: hosts, users, roles, the audit trail.", lambda a: True),
