@@ -1,11 +1,13 @@
 import logging
 import uuid
 
+from django.http import Http404
 from django.shortcuts import render
 
 from console.errors import WharfError
 
 log = logging.getLogger("wharf")
+NOT_FOUND = "There is nothing here, or you may not see it."
 
 
 class RequestIdMiddleware:
@@ -32,7 +34,10 @@ class WharfErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        htmx = getattr(request, "htmx", False)
+        if htmx and isinstance(exception, Http404):  # a fragment, not a whole page in a corner
+            return render(request, "partials/error.html", {"message": NOT_FOUND}, status=404)
         if not isinstance(exception, WharfError):
             return None
-        template = "partials/error.html" if getattr(request, "htmx", False) else "error.html"
+        template = "partials/error.html" if htmx else "error.html"
         return render(request, template, {"message": str(exception)}, status=exception.status)

@@ -23,3 +23,12 @@ def test_hosts_page_in_the_browser(page, hosts, admin_user, docker_env, settings
     page.get_by_role("link", name="tls-1").click()
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result")).to_contain_text("Connected: Docker Engine")
+
+
+def test_an_error_answer_to_an_htmx_request_is_shown(page, hosts, admin_user):
+    """htmx 2 does not swap 4xx/5xx answers by default: the person would see nothing."""
+    login(page, "admin")
+    page.goto("/hosts/unix-1/")
+    Host.objects.filter(name="unix-1").delete()  # removed meanwhile, in another tab
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#test-result [role=alert]")).to_be_visible()
