@@ -429,7 +429,8 @@ def test_untrusted_text_is_escaped(hosts, docker_env, containers, admin_client):
 def test_detail_overview(hosts, containers, admin_client):
     c = containers("tls-1", labels={"team": "payments"}, env={"MODE": "fast"})
     text = admin_client.get(f"/hosts/tls-1/containers/{c.name}/").content.decode()
-    for part in (c.name, "running", TEST_IMAGE, "sleep 300", "no", "none", "team", "payments", "MODE", "fast",
+    for part in (c.name, "running", TEST_IMAGE, "sleep 300", "team", "payments", "MODE", "fast",
+                 "<dt>Restart policy</dt><dd>no</dd>", "<tr><td>none</td>",
                  "<!-- container-actions -->", "<!-- container-tabs -->", "Processes", "Changes"):  # fmt: skip
         assert part in text, part
     for button in ("Stop", "Restart", "Pause", "Kill", "Rename", "Remove"):

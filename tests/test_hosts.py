@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.utils.html import escape
 
 from console.audit.models import AuditEntry
 from console.hosts.models import Host
@@ -19,11 +20,14 @@ def test_list_shows_live_status_and_a_dead_host(admin_client, hosts, docker_env)
     assert "gone is unreachable: connection refused" in html
 
 
-def test_detail_groups_version_and_info(admin_client, hosts):
+def test_detail_groups_version_and_info(admin_client, hosts, docker_env):
     html = admin_client.get("/hosts/tls-1/").content.decode()
     for heading in ("Engine", "OS and kernel", "Drivers and cgroup", "Registry mirrors", "Warnings"):
         assert heading in html
-    assert "overlay2" in html or "Storage driver" in html
+    info = docker_env.client("tls-1").info()
+    for label, value in (("Storage driver", info["Driver"]), ("Logging driver", info["LoggingDriver"]),
+                         ("Kernel", info["KernelVersion"]), ("Operating system", info["OperatingSystem"])):  # fmt: skip
+        assert f"<dt>{label}</dt><dd>{escape(value)}</dd>" in html, label
 
 
 def test_developer_sees_only_the_granted_host(client, make_user, hosts):
