@@ -17,9 +17,19 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct horse battery staple 42"
 
 
+# unix-2 runs with a registry mirror and insecure registries of its own, for the
+# host page (`docker info`). Nothing is pulled from Docker Hub, so the mirror is never asked.
+DAEMON_CONFIG = {
+    "unix-2": {
+        "registry-mirrors": ["http://127.0.0.1:1/"],
+        "insecure-registries": ["registry.wharf.test:5000", "10.99.0.0/16"],
+    }
+}
+
+
 @pytest.fixture(scope="session")
 def docker_env():
-    env = DockerEnv(unix_daemons=2, tls_daemons=1, registry=True, ssh=True)
+    env = DockerEnv(unix_daemons=2, tls_daemons=1, registry=True, ssh=True, daemon_config=DAEMON_CONFIG)
     env.start()
     try:
         yield env

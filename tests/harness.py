@@ -513,13 +513,17 @@ class DockerEnv:
         tls_daemons: int = 1,
         registry: bool = True,
         ssh: bool = True,
+        daemon_config: dict[str, dict] | None = None,
     ) -> None:
+        """`daemon_config`: more daemon.json settings for a daemon, by name, e.g.
+        {"unix-2": {"registry-mirrors": ["http://127.0.0.1:1/"]}}."""
         if unix_daemons < 0 or tls_daemons < 0 or unix_daemons + tls_daemons < 1:
             raise ValueError("need at least one daemon")
         self._n_unix = unix_daemons
         self._n_tls = tls_daemons
         self._want_registry = registry
         self._want_ssh = ssh
+        self._daemon_config = daemon_config or {}
         self.daemons: list[DaemonSpec] = []
         self.registry: RegistrySpec | None = None
         self.ssh: SSHSpec | None = None
@@ -719,6 +723,7 @@ class DockerEnv:
                         # else every daemon reads/creates /etc/docker/key.json
                         # (dockerd 20.10 has no command-line flag for it)
                         "deprecated-key-path": os.path.join(folder, "key.json"),
+                        **self._daemon_config.get(name, {}),
                     }
                 ),
             )

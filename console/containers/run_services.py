@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from console import gateway
+from console import cli, gateway
 from console.actions import REGISTRY, Target, allows, authorize, label_scope, perform
 from console.errors import ActionDenied, DockerConflict, WharfError
 from console.hosts.services import visible_hosts
@@ -135,6 +135,7 @@ class RunResult:
     container_id: str
     name: str
     mode: str
+    command: str = ""  # one-shot: as `docker ps --no-trunc` shows it
     exit_code: int | None = None  # one-shot: None if still running when the wait ended
     error: str = ""  # one-shot: what Docker said went wrong, if anything
     output: str = ""  # one-shot: the last OUTPUT_LIMIT bytes, decoded
@@ -226,6 +227,7 @@ def _run(host, spec, mode, target, new_volumes):
     ended = gateway.run_wait(host, container_id, settings.RUN_WAIT_SECONDS)
     output, result.output_cut = gateway.run_output(host, container_id, OUTPUT_LIMIT)
     result.output = output.decode("utf-8", errors="replace")
+    result.command = cli.container_command(gateway.container_inspect(host, container_id))
     if ended is not None:
         result.exit_code, result.error = ended
         if spec.auto_remove:

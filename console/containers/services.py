@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from django.http import Http404
 
-from console import gateway
+from console import cli, gateway
 from console.access import policy
 from console.actions import REGISTRY, Target, allows, authorize, perform, require
 from console.errors import ActionDenied, DockerError, WharfError
@@ -297,7 +297,13 @@ class ContainerDetail:
 
     @property
     def command(self):
-        return " ".join([self.attrs.get("Path") or "", *(self.attrs.get("Args") or [])]).strip()
+        """As `docker ps --no-trunc` shows it."""
+        return cli.container_command(self.attrs)
+
+    @property
+    def argv(self):
+        """The exact arguments (`Path` and `Args` of `docker inspect`) as a JSON array."""
+        return cli.argv(self.attrs.get("Path"), self.attrs.get("Args"))
 
     @property
     def created(self):

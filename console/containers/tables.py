@@ -3,7 +3,8 @@
 A list can hold thousands of containers; rendering each row through the template
 engine cost more than asking Docker for them (see bench/containers_list), so rows
 are built here. Every piece of container data (names, images, commands, labels,
-status text) is untrusted and goes through `escape`.
+status text) is untrusted and goes through `escape`. The command reads as in
+`docker ps` (quoted; the title holds the whole of it, as `--no-trunc`).
 """
 
 import time
@@ -11,6 +12,8 @@ from html import escape
 
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+
+from console import cli
 
 STATE_CLASSES = {  # colours from wharf.css
     "running": "status-up", "paused": "outcome-failed", "restarting": "outcome-failed",
@@ -35,10 +38,22 @@ class _Escaped(dict):
         return value
 
 
+class _CommandCells(dict):
+    """The command cell, once per distinct command (a list repeats them)."""
+
+    def __call__(self, command):
+        cell = self.get(command)
+        if cell is None:
+            whole, cut = escape(cli.ps_command(command)), escape(cli.ps_command(command, 40))
+            cell = self[command] = f'<td class="mono cmd" title="{whole}">{cut}</td>'
+        return cell
+
+
 def rows_html(rows, *, show_host, show_labels, selectable):
     """The <tr> elements of a container table."""
     now = time.time()
     e = _Escaped()
+    command_cell = _CommandCells()
     bases, times = {}, {}
     out = []
     for r in rows:
@@ -60,7 +75,7 @@ def rows_html(rows, *, show_host, show_labels, selectable):
         cells.append(
             f'<td><a href="{base}{short}/">{name}</a><br><span class="muted mono">{short}</span></td>'
             f'<td class="mono">{e[r.image]}</td>'
-            f'<td class="mono cmd" title="{e[r.command]}">{e[r.command[:40]]}</td>'
+            f"{command_cell(r.command)}"
             f'<td><span class="state {STATE_CLASSES.get(r.state, "muted")}">{e[r.state]}</span>{health}</td>'
             f"<td>{e[r.status]}</td>{when}"
             f'<td class="mono">{e[r.ports]}</td>'

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from console import gateway
+from console import cli, gateway
 from console.access import policy
 from console.actions import REGISTRY, authorize, require
 from console.errors import WharfError
@@ -23,6 +23,10 @@ class ImageRow:
         return datetime.fromtimestamp(self.created, UTC)
 
     @property
+    def size_text(self):
+        return cli.size(self.size)
+
+    @property
     def short_id(self):
         return self.id.removeprefix("sha256:")[:12]
 
@@ -34,12 +38,20 @@ class ImageList:
 
 
 def _rows(host, summary):
-    """One row per tag, like `docker images`; an untagged image is <none>:<none>."""
-    tags = summary.get("RepoTags") or []
-    tags = [t for t in tags if t != "<none>:<none>"] or ["<none>:<none>"]
-    for tag in tags:
-        repository, _, name = tag.rpartition(":")
-        yield ImageRow(host, summary["Id"], repository, name, summary.get("Created", 0), summary.get("Size", 0))
+    """One row per repository and tag, as `docker images` writes them: a repository the
+    image keeps only a registry digest of (its tag moved to a newer image) is
+    `repository:<none>`; an image with neither tag nor digest is `<none>:<none>`."""
+    tags = {}  # repository -> its tags, in Docker's order
+    for ref in summary.get("RepoTags") or ():
+        if ref != "<none>:<none>":
+            repository, _, tag = ref.rpartition(":")
+            tags.setdefault(repository, []).append(tag)
+    for ref in summary.get("RepoDigests") or ():
+        if ref != "<none>@<none>":
+            tags.setdefault(ref.partition("@")[0], ["<none>"])
+    pairs = [(repository, tag) for repository, names in tags.items() for tag in names]
+    for repository, tag in pairs or [("<none>", "<none>")]:
+        yield ImageRow(host, summary["Id"], repository, tag, summary.get("Created", 0), summary.get("Size", 0))
 
 
 def image_list(*, actor, hosts, intermediate=False, reference=""):
