@@ -53,6 +53,24 @@ def argv(path, args):
     return json.dumps([path or "", *(args or ())], ensure_ascii=False)
 
 
+def since(seconds):
+    """CREATED of `docker ps` and `docker images` (go-units `HumanDuration` + " ago")."""
+    if seconds < 1:
+        return "Less than a second ago"
+    if seconds < 60:
+        return "1 second ago" if int(seconds) == 1 else f"{int(seconds)} seconds ago"
+    minutes, hours = int(seconds // 60), int(seconds / 3600 + 0.5)
+    if minutes < 60:
+        return "About a minute ago" if minutes == 1 else f"{minutes} minutes ago"
+    for limit, text in (
+        (2, "About an hour"), (48, f"{hours} hours"), (24 * 7 * 2, f"{hours // 24} days"),
+        (24 * 30 * 2, f"{hours // 24 // 7} weeks"), (24 * 365 * 2, f"{hours // 24 // 30} months"),
+    ):  # fmt: skip
+        if hours < limit:
+            return f"{text} ago"
+    return f"{int(seconds // 3600) // 24 // 365} years ago"
+
+
 def _scaled(size, base, units):
     size, unit = float(size), 0
     while size >= base and unit < len(units) - 1:

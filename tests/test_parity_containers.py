@@ -73,7 +73,8 @@ def list_page(client, query):
             "Command shown": cells["Command"].text(),
             "State": cells["State"].find("span").text(),
             "Status": cells["Status"].text(),
-            "CreatedAt": cells["Created"].attrs["title"],
+            "CreatedAt": cells["Created"].attrs.get("title"),
+            "RunningFor": cells["Created"].text(),
             "Ports": cells["Ports"].text(),
             "Labels": sorted(",".join(c.text() for c in cells["Labels"].find_all("code")).split(",")),
         }
@@ -85,7 +86,7 @@ def ps_rows(lines):
         line["Names"]: {
             "ID": line["ID"][:12], "Image": line["Image"], "Command": line["Command"],
             "State": line["State"], "Status": line["Status"], "CreatedAt": cli_time(line["CreatedAt"]),
-            "Ports": line["Ports"], "Labels": sorted(line["Labels"].split(",")),
+            "RunningFor": line["RunningFor"], "Ports": line["Ports"], "Labels": sorted(line["Labels"].split(",")),
         }  # fmt: skip
         for line in lines
     }
@@ -107,7 +108,8 @@ def ps_differences(page, cli_rows):
 @pytest.mark.parametrize("flags, query", [((), ""), (("-a",), "all=1"), (("-l",), "latest=1")])
 def test_ps(admin_client, hosts, awkward, docker_cli, flags, query):
     """docker ps [-a | -l] --no-trunc: the same containers with the same id, image,
-    command (quoted as the CLI quotes it), state, status, created time, ports and labels."""
+    command (quoted as the CLI quotes it), state, status, created time (exact and in
+    words), ports and labels."""
     page, cli_rows = agree(
         lambda: ps_rows(docker_cli.json_lines("ps", *flags, "--no-trunc")),
         lambda: list_page(admin_client, query),

@@ -35,6 +35,8 @@ def test_version(admin_client, hosts, docker_env, tmp_path, daemon):
             "Experimental": "yes" if engine["Experimental"] == "true" else "no",
             "Kernel": server["KernelVersion"],
         }
+        if server["Platform"]["Name"]:
+            expected["Platform"] = server["Platform"]["Name"]
         for c in server["Components"]:
             if c["Name"] != "Engine":
                 commit = c["Details"].get("GitCommit")

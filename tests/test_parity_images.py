@@ -61,7 +61,7 @@ def images_page(client, query):
     return Counter(
         (
             cells["Repository"].text(), cells["Tag"].text(), cells["Image id"].text(),
-            cli_time(cells["Created"].attrs.get("title", "")), cells["Size"].text(),
+            cli_time(cells["Created"].attrs.get("title", "")), cells["Created"].text(), cells["Size"].text(),
         )  # fmt: skip
         for _tr, cells in table_rows(tree.find("table"))
     )
@@ -69,7 +69,7 @@ def images_page(client, query):
 
 def cli_images(lines):
     return Counter(
-        (line["Repository"], line["Tag"], line["ID"], cli_time(line["CreatedAt"]), line["Size"])
+        (line["Repository"], line["Tag"], line["ID"], cli_time(line["CreatedAt"]), line["CreatedSince"], line["Size"])
         for line in lines
     )
 
@@ -83,7 +83,7 @@ def differences(page, oracle):
     [((), ""), (("-a",), "all=1"), (("--no-trunc",), "no_trunc=1"), (("-a", "--no-trunc"), "all=1&no_trunc=1")],
 )
 def test_images(admin_client, hosts, awkward, docker_env, tmp_path, flags, query):
-    """The same rows (repository, tag, id, created time, size) as docker images."""
+    """The same rows (repository, tag, id, created time exact and in words, size) as docker images."""
     docker_cli = DockerCli(docker_env, HOST, tmp_path)
     page, oracle = agree(
         lambda: cli_images(docker_cli.json_lines("images", *flags)),

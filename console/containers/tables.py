@@ -21,15 +21,6 @@ STATE_CLASSES = {  # colours from wharf.css
 }  # fmt: skip
 
 
-def ago(seconds):
-    """`docker ps`'s "CREATED" wording: 5 seconds / 3 minutes / 2 hours / 4 days ago."""
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now" if seconds < 1 else f"{int(seconds)} seconds ago"
-
-
 class _Escaped(dict):
     """`escape` with a memory: a list repeats its images, states, status texts and hosts."""
 
@@ -64,7 +55,7 @@ def rows_html(rows, *, show_host, show_labels, selectable):
         when = times.get(r.created)
         if when is None:
             title = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(r.created))
-            when = times[r.created] = f'<td title="{title}">{ago(now - r.created)}</td>'
+            when = times[r.created] = f'<td title="{title}">{cli.since(now - r.created)}</td>'
         name, short = escape(r.name), escape(r.id[:12])
         cells = [f'<tr data-host="{host}" data-name="{name}">']
         if selectable:

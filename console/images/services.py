@@ -1,5 +1,6 @@
 """Image selectors (`docker images`); image actions come with the images work."""
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -21,6 +22,10 @@ class ImageRow:
     @property
     def created_at(self):
         return datetime.fromtimestamp(self.created, UTC)
+
+    @property
+    def created_since(self):
+        return cli.since(time.time() - self.created)
 
     @property
     def size_text(self):
