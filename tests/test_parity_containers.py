@@ -35,7 +35,7 @@ def awkward(docker_env):
         return container
 
     try:
-        make("created", ["echo", "it's a \"q\"", "tab\tx", "ünï cödé"], start=False)
+        make("created", ["echo", "it's a \"q\"", "tab\tx", "ünï cödé", "--long-enough-to-be-cut"], start=False)
         make("exited", ["sh", "-c", "exit 3"]).wait(timeout=30)
         make("paused", ["sleep", "1000"]).pause()
         web = make("web.v1", ["sh", "-c", "sleep 1000"])
@@ -61,12 +61,13 @@ def docker_cli(docker_env, tmp_path):
 # --- docker ps, ps -a, ps -l ------------------------------------------------------
 
 
-def list_page(client, query):
-    tree = html_tree(client.get(f"/hosts/{HOST}/containers/?labels=1&{query}"))
+def list_page(client, path, query):
+    """{(host, name): the row's facts} of a container list."""
+    tree = html_tree(client.get(f"{path}?labels=1&{query}"))
     rows = {}
-    for _tr, cells in table_rows(tree.find("table", class_="containers")):
+    for tr, cells in table_rows(tree.find("table", class_="containers")):
         name_cell = cells["Name"]
-        rows[name_cell.find("a").text()] = {
+        rows[tr.attrs["data-host"], name_cell.find("a").text()] = {
             "ID": name_cell.find("span").text(),
             "Image": cells["Image"].text(),
             "Command": cells["Command"].attrs["title"],
@@ -81,9 +82,9 @@ def list_page(client, query):
     return rows
 
 
-def ps_rows(lines):
+def ps_rows(host, lines):
     return {
-        line["Names"]: {
+        (host, line["Names"]): {
             "ID": line["ID"][:12], "Image": line["Image"], "Command": line["Command"],
             "State": line["State"], "Status": line["Status"], "CreatedAt": cli_time(line["CreatedAt"]),
             "RunningFor": line["RunningFor"], "Ports": line["Ports"], "Labels": sorted(line["Labels"].split(",")),
@@ -111,16 +112,27 @@ def test_ps(admin_client, hosts, awkward, docker_cli, flags, query):
     command (quoted as the CLI quotes it), state, status, created time (exact and in
     words), ports and labels."""
     page, cli_rows = agree(
-        lambda: ps_rows(docker_cli.json_lines("ps", *flags, "--no-trunc")),
-        lambda: list_page(admin_client, query),
+        lambda: ps_rows(HOST, docker_cli.json_lines("ps", *flags, "--no-trunc")),
+        lambda: list_page(admin_client, f"/hosts/{HOST}/containers/", query),
         ps_differences,
     )
-    names = {role: c.name for role, c in awkward.items()}
+    names = {role: (HOST, c.name) for role, c in awkward.items()}
     if flags == ("-l",):
         assert len(page) == 1
     else:  # docker ps shows paused containers with the running ones
         shown = {"created", "exited", "paused", "web.v1"} if flags else {"paused", "web.v1"}
         assert {role for role, name in names.items() if name in page} == shown
+
+
+def test_ps_across_hosts(admin_client, hosts, awkward, docker_env, tmp_path):
+    """The list of every host against docker ps -a of each daemon (tls-1 with --tlsverify)."""
+    clis = {name: DockerCli(docker_env, name, tmp_path) for name in hosts}
+    page, cli_rows = agree(
+        lambda: {k: v for name, c in clis.items() for k, v in ps_rows(name, c.json_lines("ps", "-a", "--no-trunc")).items()},
+        lambda: list_page(admin_client, "/containers/", "all=1"),
+        ps_differences,
+    )
+    assert {(HOST, c.name) for c in awkward.values()} <= set(page)
 
 
 # --- docker inspect and the container page -------------------------------------------

@@ -56,20 +56,21 @@ def awkward(docker_env):
                 pass
 
 
-def images_page(client, query):
-    tree = html_tree(client.get(f"/hosts/{HOST}/images/?{query}"))
+def images_page(client, path, query):
+    tree = html_tree(client.get(f"{path}?{query}"))
     return Counter(
         (
-            cells["Repository"].text(), cells["Tag"].text(), cells["Image id"].text(),
+            tr.attrs["data-host"], cells["Repository"].text(), cells["Tag"].text(), cells["Image id"].text(),
             cli_time(cells["Created"].attrs.get("title", "")), cells["Created"].text(), cells["Size"].text(),
         )  # fmt: skip
-        for _tr, cells in table_rows(tree.find("table"))
+        for tr, cells in table_rows(tree.find("table"))
     )
 
 
-def cli_images(lines):
+def cli_images(host, lines):
     return Counter(
-        (line["Repository"], line["Tag"], line["ID"], cli_time(line["CreatedAt"]), line["CreatedSince"], line["Size"])
+        (host, line["Repository"], line["Tag"], line["ID"], cli_time(line["CreatedAt"]), line["CreatedSince"],
+         line["Size"])  # fmt: skip
         for line in lines
     )
 
@@ -86,16 +87,27 @@ def test_images(admin_client, hosts, awkward, docker_env, tmp_path, flags, query
     """The same rows (repository, tag, id, created time exact and in words, size) as docker images."""
     docker_cli = DockerCli(docker_env, HOST, tmp_path)
     page, oracle = agree(
-        lambda: cli_images(docker_cli.json_lines("images", *flags)),
-        lambda: images_page(admin_client, query),
+        lambda: cli_images(HOST, docker_cli.json_lines("images", *flags)),
+        lambda: images_page(admin_client, f"/hosts/{HOST}/images/", query),
         differences,
     )
     ns, made = awkward
-    rows = Counter((repository, tag) for repository, tag, *_ in page)
+    rows = Counter((repository, tag) for _, repository, tag, *_ in page)
     assert rows[(f"{docker_env.registry.address}/{ns}/pushed", "<none>")] == 1  # the digest only
     assert rows[(f"{docker_env.registry.address}/{ns}/pushed", "1")] == 1
     assert {(f"{ns}/child", "1"), (f"{ns}/child", "two"), (f"{ns}.example.org/x.y", "1.0")} <= set(rows)
     assert ("<none>", "<none>") in rows  # the dangling image
-    ids = {image_id for _, _, image_id, *_ in page}
+    ids = {image_id for _, _, _, image_id, *_ in page}
     intermediate = made["intermediate"] if "--no-trunc" in flags else made["intermediate"][7:19]
     assert (intermediate in ids) == ("-a" in flags)
+
+
+def test_images_across_hosts(admin_client, hosts, awkward, docker_env, tmp_path):
+    """The list of every host against docker images -a of each daemon (tls-1 with --tlsverify)."""
+    clis = {name: DockerCli(docker_env, name, tmp_path) for name in hosts}
+    page, _ = agree(
+        lambda: sum((cli_images(name, c.json_lines("images", "-a")) for name, c in clis.items()), Counter()),
+        lambda: images_page(admin_client, "/images/", "all=1"),
+        differences,
+    )
+    assert {host for host, *_ in page} == set(hosts)
