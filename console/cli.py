@@ -79,10 +79,10 @@ def _scaled(size, base, units):
     return size, units[unit]
 
 
-def size(n):
+def size(n, precision=3):
     """SIZE of `docker images` (go-units `HumanSizeWithPrecision(n, 3)`): 1.98MB."""
     value, unit = _scaled(n, 1000.0, ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"))
-    return f"{value:.3g}{unit}"
+    return f"{value:.{precision}g}{unit}"
 
 
 def memory(n):
