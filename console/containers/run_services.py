@@ -227,7 +227,10 @@ def _run(host, spec, mode, target, new_volumes):
     ended = gateway.run_wait(host, container_id, settings.RUN_WAIT_SECONDS)
     output, result.output_cut = gateway.run_output(host, container_id, OUTPUT_LIMIT)
     result.output = output.decode("utf-8", errors="replace")
-    result.command = cli.container_command(gateway.container_inspect(host, container_id))
+    try:
+        result.command = cli.container_command(gateway.container_inspect(host, container_id))
+    except WharfError:  # removed meanwhile: the output and exit code still stand
+        pass
     if ended is not None:
         result.exit_code, result.error = ended
         if spec.auto_remove:
