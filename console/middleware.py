@@ -4,6 +4,7 @@ import uuid
 from django.http import Http404
 from django.shortcuts import render
 
+from console import addresses
 from console.errors import WharfError
 
 log = logging.getLogger("wharf")
@@ -21,6 +22,19 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-Id"] = request.id
         return response
+
+
+class ClientAddressMiddleware:
+    """Put the client's real address on the request (`request.client_address`): the
+    peer, or what trusted proxies say it is (console/addresses.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.client_address = None
+        addresses.of_request(request)
+        return self.get_response(request)
 
 
 class WharfErrorMiddleware:

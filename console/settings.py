@@ -8,6 +8,8 @@ WHARF_SECURE     "1" when served over HTTPS: secure cookies, HSTS, SSL redirect
 WHARF_ALLOWED_HOSTS, WHARF_CSRF_TRUSTED_ORIGINS  comma-separated lists
 WHARF_FERNET_KEYS  comma-separated Fernet keys, newest first (rotation: prepend, then
                    `manage.py rotatekeys`); default: a key kept in the data folder
+WHARF_TRUSTED_PROXIES  comma-separated addresses/CIDRs of reverse proxies whose
+                   X-Forwarded-For is believed (console/addresses.py); default: none
 """
 
 import os
@@ -16,6 +18,8 @@ from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
+
+from console.addresses import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("WHARF_DATA_DIR", BASE_DIR / "data"))
@@ -46,6 +50,8 @@ DEBUG = os.environ.get("WHARF_DEBUG") == "1"
 SECURE = os.environ.get("WHARF_SECURE") == "1"
 ALLOWED_HOSTS = _env_list("WHARF_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = _env_list("WHARF_CSRF_TRUSTED_ORIGINS", "")
+TRUSTED_PROXIES = _env_list("WHARF_TRUSTED_PROXIES", "")
+parse_networks(TRUSTED_PROXIES)  # a typo stops the start with a clear ValueError
 
 INSTALLED_APPS = [
     "daphne",
@@ -67,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.ClientAddressMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "console.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -136,10 +143,21 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Login throttling (console/access/logins.py): a (username, address) pair is locked after
+# LOGIN_FAILURE_LIMIT failures, an address after LOGIN_ADDRESS_FAILURE_LIMIT failures
+# for any usernames; never a username alone, so the right password from elsewhere works.
 AXES_FAILURE_LIMIT = int(os.environ.get("WHARF_LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = 0.25  # hours
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("WHARF_LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
+AXES_COOLOFF_TIME = 0.25  # hours, from the failure that locked: more tries do not extend it
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "console.access.logins.LoginThrottle"
+AXES_CLIENT_IP_CALLABLE = "console.addresses.of_request"
 AXES_RESET_ON_SUCCESS = True
+# Failed logins on the audit trail: one by one up to these numbers per window, then counted
+LOGIN_AUDIT_WINDOW = 900  # seconds
+LOGIN_AUDIT_PER_PAIR = 10  # per (username, address)
+LOGIN_AUDIT_PER_ADDRESS = 50  # per address (an IPv6 /64), whatever the usernames
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 SESSION_COOKIE_HTTPONLY = True

@@ -1,9 +1,12 @@
-"""Login hardening: lockout after repeated failures, validators, secure settings."""
+"""Login hardening: throttling by (username, address) and address, the client address\nbehind trusted proxies, validators, secure settings."""
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
+from console.actions import Actor
+from console.addresses import client_address
 from console.audit.models import AuditEntry
 from tests.conftest import PASSWORD
 
@@ -33,3 +36,93 @@ def test_pages_send_security_headers(admin_client):
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Request-Id"]
+
+
+# --- throttling by (username, address) and by address, the real client address ---
+
+
+def _login(client, username, password, address, forwarded_for=None):
+    extra = {"REMOTE_ADDR": address}
+    if forwarded_for is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return client.post("/accounts/login/", {"username": username, "password": password}, **extra)
+
+
+def _fail(client, times, username="alice", address="10.0.0.1", **kwargs):
+    for _ in range(times):
+        assert _login(client, username, "wrong", address, **kwargs).status_code in (200, 429)
+
+
+def test_a_locked_address_does_not_lock_the_account_elsewhere(client, make_user, settings):
+    make_user("alice")
+    _fail(client, settings.AXES_FAILURE_LIMIT)
+    assert _login(client, "alice", PASSWORD, "10.0.0.1").status_code == 429  # guessing from A stays locked
+    assert _login(client, "alice", "wrong", "10.0.0.1").status_code == 429
+    assert _login(client, "alice", PASSWORD, "10.0.0.2").status_code == 302  # the right password from B
+    assert AuditEntry.objects.get(action="auth.login").source_ip == "10.0.0.2"
+
+
+def test_tries_during_a_lockout_do_not_extend_it(client, make_user, settings):
+    make_user("alice")
+    _fail(client, settings.AXES_FAILURE_LIMIT)
+    locked_at = AccessAttempt.objects.get(username="alice").attempt_time
+    _fail(client, 3)
+    attempt = AccessAttempt.objects.get(username="alice")
+    assert (attempt.attempt_time, attempt.failures_since_start) == (locked_at, settings.AXES_FAILURE_LIMIT)
+
+
+def test_an_address_guessing_many_usernames_is_paused(client, make_user, settings):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 6
+    make_user("alice")
+    for i in range(6):
+        _login(client, f"guess{i}", "wrong", "10.0.0.1")
+    response = _login(client, "alice", PASSWORD, "10.0.0.1")
+    assert response.status_code == 429 and "paused" in response.content.decode()
+    assert _login(client, "alice", PASSWORD, "10.0.0.2").status_code == 302
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(client, make_user, settings):
+    settings.TRUSTED_PROXIES = []
+    make_user("alice")
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "alice", "wrong", "10.0.0.1", forwarded_for=f"198.51.100.{i}")
+    assert _login(client, "alice", PASSWORD, "10.0.0.1", forwarded_for="198.51.100.99").status_code == 429
+    ips = set(AuditEntry.objects.filter(action="auth.login_failed").values_list("source_ip", flat=True))
+    assert ips == {"10.0.0.1"}
+
+
+def test_behind_a_trusted_proxy_the_real_address_counts(client, make_user, settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.0/8"]
+    make_user("alice")
+    # The client wrote the left hop itself; the proxy appended the address it saw.
+    _fail(client, settings.AXES_FAILURE_LIMIT, address="127.0.0.1", forwarded_for="6.6.6.6, 203.0.113.7")
+    assert _login(client, "alice", PASSWORD, "127.0.0.1", forwarded_for="203.0.113.7").status_code == 429
+    assert _login(client, "alice", PASSWORD, "127.0.0.1", forwarded_for="203.0.113.8").status_code == 302
+    failed = set(AuditEntry.objects.filter(action="auth.login_failed").values_list("source_ip", flat=True))
+    assert failed == {"203.0.113.7"}
+    assert AuditEntry.objects.get(action="auth.login").source_ip == "203.0.113.8"
+
+
+@pytest.mark.parametrize(
+    "peer, forwarded, expected",
+    [
+        ("10.0.0.5", "1.2.3.4", "10.0.0.5"),  # untrusted peer: its header is ignored
+        ("127.0.0.1", "1.2.3.4", "1.2.3.4"),
+        ("127.0.0.1", "1.2.3.4, 127.0.0.2", "1.2.3.4"),  # two trusted proxies
+        ("127.0.0.1", "127.0.0.9, 5.6.7.8, 1.2.3.4", "1.2.3.4"),  # stops at the first untrusted hop
+        ("127.0.0.1", "not-an-address", "127.0.0.1"),
+        ("127.0.0.1", "", "127.0.0.1"),
+        ("::1", "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_client_address(settings, peer, forwarded, expected):
+    settings.TRUSTED_PROXIES = ["127.0.0.0/8", "::1"]
+    assert client_address(peer, forwarded) == expected
+
+
+def test_websocket_actor_uses_the_real_address(settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"6.6.6.6, 203.0.113.7")]}
+    assert Actor.from_scope(scope).ip == "203.0.113.7"
+    settings.TRUSTED_PROXIES = []
+    assert Actor.from_scope(scope).ip == "127.0.0.1"
