@@ -45,7 +45,9 @@ class LoginThrottle(AxesDatabaseHandler):
 
 def address_failures(address, request=None):
     """Recent failures from this address, for any usernames."""
-    recent = AccessAttempt.objects.filter(ip_address=address, attempt_time__gte=get_cool_off_threshold(request))
+    recent = AccessAttempt.objects.filter(
+        ip_address=address, attempt_time__gte=get_cool_off_threshold(request)
+    )
     return recent.aggregate(n=Sum("failures_since_start"))["n"] or 0
 
 
@@ -73,7 +75,10 @@ def record_failure(actor, error):
         tally, _ = LoginFailureTally.objects.select_for_update().get_or_create(
             address=_budget_key(actor.ip), window_start=start
         )
-        if tally.recorded < settings.LOGIN_AUDIT_PER_ADDRESS and _pair_recorded(actor, start) < settings.LOGIN_AUDIT_PER_PAIR:
+        if (
+            tally.recorded < settings.LOGIN_AUDIT_PER_ADDRESS
+            and _pair_recorded(actor, start) < settings.LOGIN_AUDIT_PER_PAIR
+        ):
             tally.recorded += 1
             record_event(actor, "auth.login_failed", error=error)
         else:

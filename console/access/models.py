@@ -84,3 +84,6 @@ class LoginFailureTally(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["address", "window_start"], name="one_tally_per_window"),
         ]
+
+    def __str__(self):
+        return f"{self.address or 'unknown'} from {self.window_start}: {self.recorded} + {self.counted}"
