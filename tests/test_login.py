@@ -1,10 +1,17 @@
 """Login hardening: throttling by (username, address) and address, the client address\nbehind trusted proxies, validators, secure settings."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings as settings_module
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.test import Client
+from django.utils import timezone
 
+from console.access import logins
 from console.actions import Actor
 from console.addresses import client_address
 from console.audit.models import AuditEntry
@@ -126,3 +133,73 @@ def test_websocket_actor_uses_the_real_address(settings):
     assert Actor.from_scope(scope).ip == "203.0.113.7"
     settings.TRUSTED_PROXIES = []
     assert Actor.from_scope(scope).ip == "127.0.0.1"
+
+
+# --- failed logins on the audit trail: bounded, still countable ---
+
+
+def _failed_logins():
+    rows = AuditEntry.objects.filter(action__in=["auth.login_failed", "auth.login_failed_summary"])
+    summaries = [e.params["failures"] for e in rows if e.action == "auth.login_failed_summary"]
+    return rows.count(), rows.filter(action="auth.login_failed").count() + sum(summaries)
+
+
+def _end_the_window(settings):
+    logins.flush(before=timezone.now() + timedelta(seconds=settings.LOGIN_AUDIT_WINDOW))
+
+
+def test_a_flood_of_failed_logins_is_counted_in_bounded_rows(client, make_user, settings):
+    for i in range(1000):
+        _login(client, f"user{i % 100}", "wrong", "10.0.0.1")
+    budget = settings.LOGIN_AUDIT_PER_ADDRESS
+    rows, _ = _failed_logins()
+    assert rows <= 2 * budget  # (the flood may straddle two windows)
+    _end_the_window(settings)
+    rows, failures = _failed_logins()
+    assert rows <= 2 * (budget + 1) and failures == 1000
+    summary = AuditEntry.objects.filter(action="auth.login_failed_summary").first()
+    assert summary.source_ip == "10.0.0.1" and summary.outcome == "failed"
+    assert summary.params["address"] == "10.0.0.1"
+    assert len(summary.params["usernames_sample"]) == logins.USERNAME_SAMPLE
+    # Another address has a budget of its own.
+    _login(client, "alice", "wrong", "10.0.0.2")
+    assert AuditEntry.objects.filter(action="auth.login_failed", source_ip="10.0.0.2").count() == 1
+
+
+def test_failed_logins_of_one_pair_beyond_its_budget_are_counted(client, db, settings):
+    settings.LOGIN_AUDIT_PER_PAIR = 3
+    for _ in range(5):
+        _login(client, "alice", "wrong", "10.0.0.3")
+    _login(client, "bob", "wrong", "10.0.0.3")
+    recorded = AuditEntry.objects.filter(action="auth.login_failed")
+    assert sorted(recorded.values_list("actor_name", flat=True)) == ["alice"] * 3 + ["bob"]
+    _end_the_window(settings)
+    assert _failed_logins()[1] == 6
+    summary = AuditEntry.objects.get(action="auth.login_failed_summary")
+    assert summary.params["usernames_sample"] == ["alice"]
+
+
+# --- headers: Content-Security-Policy, no-store ---
+
+
+def test_csp_on_every_page_and_no_store_when_logged_in(admin_client):
+    page = admin_client.get("/hosts/")
+    csp = page["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe" not in csp
+    assert "no-store" in page["Cache-Control"]
+    static = admin_client.get("/static/css/wharf.css")
+    assert static.status_code == 200 and "no-store" not in static.get("Cache-Control", "")
+    assert Client().get("/accounts/login/")["Content-Security-Policy"] == csp  # logged out too
+
+
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)|\son[a-z]+\s*=|\sstyle\s*=|javascript:|hx-on", re.IGNORECASE)
+
+
+def test_templates_have_no_inline_script_handler_or_style():
+    """What the Content-Security-Policy would refuse in the browser, found in the source."""
+    found = [
+        f"{path.relative_to(settings_module.BASE_DIR)}: {match.group(0).strip()}"
+        for path in sorted((settings_module.BASE_DIR / "templates").rglob("*.html"))
+        for match in INLINE.finditer(path.read_text())
+    ]
+    assert found == []
