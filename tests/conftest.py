@@ -192,8 +192,11 @@ def page(browser, live_server_url, transactional_db):
     context = browser.new_context(base_url=live_server_url)
     page = context.new_page()
     page.set_default_timeout(15000)
+    refused = []  # what the Content-Security-Policy blocked: a script or style to move to a file
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     yield page
     context.close()
+    assert refused == []
 
 
 def login(page, username, password=PASSWORD):
