@@ -1,5 +1,6 @@
 """Login hardening: throttling by (username, address) and address, the client address\nbehind trusted proxies, validators, secure settings."""
 
+import io
 import re
 from datetime import timedelta
 
@@ -8,6 +9,7 @@ from axes.models import AccessAttempt
 from django.conf import settings as settings_module
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -28,7 +30,10 @@ def test_lockout_after_repeated_failures(client, make_user, settings):
     failed = AuditEntry.objects.filter(action="auth.login_failed", actor_name="alice").order_by("id")
     errors = list(failed.values_list("error", flat=True))
     limit = settings.AXES_FAILURE_LIMIT  # the last failure locks the account, the next is refused
-    assert errors == ["wrong username or password"] * (limit - 1) + ["locked out after repeated failed logins"] * 2
+    assert (
+        errors
+        == ["wrong username or password"] * (limit - 1) + ["locked out after repeated failed logins"] * 2
+    )
     assert not AuditEntry.objects.filter(action="auth.login").exists()
 
 
@@ -203,3 +208,68 @@ def test_templates_have_no_inline_script_handler_or_style():
         for match in INLINE.finditer(path.read_text())
     ]
     assert found == []
+
+
+# --- changing one's own password ---
+
+NEW = "a brand new passphrase 5521"
+
+
+def _change(client, old, new1, new2=None):
+    data = {"old_password": old, "new_password1": new1, "new_password2": new2 or new1}
+    return client.post("/accounts/password_change/", data)
+
+
+def test_change_password_link_and_page(client, make_user):
+    client.force_login(make_user("carol", role="Viewer"))
+    page = client.get("/hosts/").content.decode()
+    assert 'href="/accounts/password_change/"' in page and "Change password" in page
+    form = client.get("/accounts/password_change/").content.decode()
+    assert "Old password" in form and "at least 8 characters" in form
+
+
+def test_change_password_checks_the_current_one_and_the_rules(client, make_user):
+    carol = make_user("carol")
+    client.force_login(carol)
+    assert "Your old password was entered incorrectly" in _change(client, "wrong", NEW).content.decode()
+    assert "too common" in _change(client, PASSWORD, "password").content.decode()
+    carol.refresh_from_db()
+    assert carol.check_password(PASSWORD)
+    errors = list(
+        AuditEntry.objects.filter(action="auth.password_change")
+        .order_by("id")
+        .values_list("outcome", "error")
+    )
+    assert errors == [
+        ("failed", "the current password was wrong"),
+        ("failed", "the new password was refused: This password is too common."),
+    ]
+
+
+def test_change_password_keeps_the_session_and_is_recorded(client, make_user):
+    carol = make_user("carol")
+    client.force_login(carol)
+    response = _change(client, PASSWORD, NEW)
+    assert response.status_code == 302 and response["Location"] == "/accounts/password_change/done/"
+    carol.refresh_from_db()
+    assert carol.check_password(NEW)
+    assert client.get("/accounts/password_change/done/").status_code == 200  # still logged in
+    entry = AuditEntry.objects.get(action="auth.password_change")
+    assert (entry.actor_name, entry.outcome, entry.target_type) == ("carol", "succeeded", "user")
+    assert NEW not in str(entry.params) + entry.error and PASSWORD not in str(entry.params) + entry.error
+
+
+def test_change_password_needs_a_login(client, db):
+    response = client.get("/accounts/password_change/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_setup_points_to_the_change_password_page(db, monkeypatch, tmp_path):
+    from console.hosts.management.commands import setup
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("WHARF_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setattr(setup, "LOCAL_SOCKET", tmp_path / "no-docker.sock")
+    out = io.StringIO()
+    call_command("setup", stdout=out)
+    assert "/accounts/password_change/" in out.getvalue()

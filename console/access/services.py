@@ -16,7 +16,7 @@ from django.db.models import Prefetch, Q
 
 from console.access import policy
 from console.access.models import Grant, Role
-from console.actions import REGISTRY, Target, perform
+from console.actions import REGISTRY, Target, perform, record_event
 from console.errors import ActionDenied, WharfError
 
 User = get_user_model()
@@ -159,6 +159,23 @@ def user_delete(*, actor, user):
         actor, "user.delete", target=Target(id=user.pk, name=user.username),
         params={"username": user.username}, run=delete,
     )  # fmt: skip
+
+
+def password_change(*, actor, form):
+    """The logged-in user changes their own password (Django's PasswordChangeForm checks
+    the current one and the password rules). Recorded whether it worked or not, never
+    with the passwords; returns whether it worked."""
+    if not form.is_valid():
+        if "old_password" in form.errors:
+            error = "the current password was wrong"
+        else:
+            error = "the new password was refused: " + " ".join(form.errors.get("new_password2", []))
+        record_event(actor, "auth.password_change", error=error)
+        return False
+    with transaction.atomic():
+        form.save()
+        record_event(actor, "auth.password_change")
+    return True
 
 
 # --- groups ----------------------------------------------------------------------

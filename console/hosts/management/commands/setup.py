@@ -41,7 +41,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 f"Created admin account '{username}' with password: {password}\n"
-                "It is shown only this once: log in and change it."
+                "It is shown only this once: log in and change it with \"Change password\" at the\n"
+                "top of any page (/accounts/password_change/)."
             )
 
     def _local_host(self):
