@@ -1,4 +1,6 @@
-"""Login hardening: throttling by (username, address) and address, the client address\nbehind trusted proxies, validators, secure settings."""
+"""Login hardening: throttling by (username, address) and by address, the client address
+behind trusted proxies, failed logins audited within a budget, validators, security
+headers, changing one's own password."""
 
 import io
 import re
@@ -30,10 +32,7 @@ def test_lockout_after_repeated_failures(client, make_user, settings):
     failed = AuditEntry.objects.filter(action="auth.login_failed", actor_name="alice").order_by("id")
     errors = list(failed.values_list("error", flat=True))
     limit = settings.AXES_FAILURE_LIMIT  # the last failure locks the account, the next is refused
-    assert (
-        errors
-        == ["wrong username or password"] * (limit - 1) + ["locked out after repeated failed logins"] * 2
-    )
+    assert errors == ["wrong username or password"] * (limit - 1) + ["locked out after repeated failed logins"] * 2
     assert not AuditEntry.objects.filter(action="auth.login").exists()
 
 
