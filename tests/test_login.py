@@ -234,15 +234,22 @@ def test_change_password_checks_the_current_one_and_the_rules(client, make_user)
     assert "too common" in _change(client, PASSWORD, "password").content.decode()
     carol.refresh_from_db()
     assert carol.check_password(PASSWORD)
-    errors = list(
-        AuditEntry.objects.filter(action="auth.password_change")
-        .order_by("id")
-        .values_list("outcome", "error")
-    )
-    assert errors == [
-        ("failed", "the current password was wrong"),
-        ("failed", "the new password was refused: This password is too common."),
+    changes = AuditEntry.objects.filter(action="auth.password_change")
+    assert list(changes.values_list("outcome", "error")) == [
+        ("failed", "the new password was refused: This password is too common.")
     ]
+    # A wrong current password is a failed login: recorded and throttled as one.
+    assert AuditEntry.objects.get(action="auth.login_failed").actor_name == "carol"
+
+
+def test_guessing_the_current_password_is_throttled(client, make_user, settings):
+    carol = make_user("carol")
+    client.force_login(carol)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _change(client, "wrong", NEW)
+    assert _change(client, PASSWORD, NEW).status_code == 429
+    carol.refresh_from_db()
+    assert carol.check_password(PASSWORD)
 
 
 def test_change_password_keeps_the_session_and_is_recorded(client, make_user):

@@ -2,7 +2,8 @@
 built-in roles) and their `InvalidInput` errors are put back next to the fields."""
 
 from django import forms
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.models import Group
 
 from console.access import services
@@ -53,6 +54,22 @@ class UserForm(ServiceErrorsMixin, forms.Form):
         else:
             self.fields["password"].label = "New password"
             self.fields["password"].help_text = f"Leave empty to keep the current one. {rules}"
+
+
+class OwnPasswordForm(PasswordChangeForm):
+    """The current password is checked as a login is: a wrong one is a failed login of
+    (username, address), throttled and audited the same way (console/access/logins.py),
+    so a stolen session cannot be used to guess it."""
+
+    def __init__(self, user, *args, request, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        old = self.cleaned_data["old_password"]
+        if authenticate(self.request, username=self.user.get_username(), password=old) is None:
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old
 
 
 class GroupForm(ServiceErrorsMixin, forms.Form):

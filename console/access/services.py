@@ -162,20 +162,17 @@ def user_delete(*, actor, user):
 
 
 def password_change(*, actor, form):
-    """The logged-in user changes their own password (Django's PasswordChangeForm checks
-    the current one and the password rules). Recorded whether it worked or not, never
-    with the passwords; returns whether it worked."""
+    """The logged-in user changes their own password (`OwnPasswordForm` checks the current
+    one, as a login, and the password rules). Recorded whether it worked or not, never
+    with the passwords; a wrong current password is on the record as a failed login."""
     if not form.is_valid():
-        if "old_password" in form.errors:
-            error = "the current password was wrong"
-        else:
+        if "old_password" not in form.errors:
             error = "the new password was refused: " + " ".join(form.errors.get("new_password2", []))
-        record_event(actor, "auth.password_change", error=error)
-        return False
+            record_event(actor, "auth.password_change", error=error)
+        return
     with transaction.atomic():
         form.save()
         record_event(actor, "auth.password_change")
-    return True
 
 
 # --- groups ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from console.access import services
-from console.access.forms import GrantForm, GroupForm, RoleForm, UserForm
+from console.access.forms import GrantForm, GroupForm, OwnPasswordForm, RoleForm, UserForm
 from console.access.models import Grant, Role
 from console.access.services import InvalidInput
 from console.actions import Actor, Target, allows, authorize, require
@@ -120,7 +120,11 @@ def user_access(request, pk):
 class PasswordChange(auth_views.PasswordChangeView):
     """Anyone logged in changes their own password; the service records it."""
 
+    form_class = OwnPasswordForm
     extra_context = {"password_rules": " ".join(password_validation.password_validators_help_texts())}
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
         services.password_change(actor=Actor.from_request(self.request), form=form)
