@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('access', '0002_builtin_roles'),
+        ('access', '0003_operator_without_host_access'),
     ]
 
     operations = [
