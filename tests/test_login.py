@@ -183,6 +183,18 @@ def test_failed_logins_of_one_pair_beyond_its_budget_are_counted(client, db, set
     assert summary.params["usernames_sample"] == ["alice"]
 
 
+def test_an_ipv6_client_has_one_budget_for_its_64(client, db, settings):
+    settings.LOGIN_AUDIT_PER_ADDRESS = 2
+    for i in range(1, 4):
+        _login(client, f"user{i}", "wrong", f"2001:db8:1:2::{i}")
+    _login(client, "user4", "wrong", "2001:db8:1:3::1")  # another /64
+    recorded = AuditEntry.objects.filter(action="auth.login_failed")
+    assert sorted(recorded.values_list("actor_name", flat=True)) == ["user1", "user2", "user4"]
+    _end_the_window(settings)
+    summary = AuditEntry.objects.get(action="auth.login_failed_summary")
+    assert summary.params["address"] == "2001:db8:1:2::/64" and summary.params["failures"] == 1
+
+
 # --- headers: Content-Security-Policy, no-store ---
 
 
