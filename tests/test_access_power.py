@@ -5,6 +5,7 @@ last administrator stays. Each refusal is a denial on the record."""
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
 
 from console.access import services
 from console.access.models import Grant, Role
@@ -178,3 +179,10 @@ def test_the_last_administrator_stays_through_groups(make_user):
     with pytest.raises(ActionDenied, match="no administrator"):
         services.group_save(actor=actor, group=Group.objects.get(name="admins"), name="admins", members=[bob])
     assert list(Group.objects.get(name="admins").user_set.order_by("username")) == [alice, bob]
+
+
+def test_manage_py_revoke_keeps_the_last_administrator_too(admin_user):
+    with pytest.raises(CommandError, match="no administrator"):
+        call_command("revoke", "admin", "Admin")
+    assert Grant.objects.filter(user=admin_user).exists()
+    assert AuditEntry.objects.get(action="grant.delete").outcome == "denied"
