@@ -10,6 +10,9 @@ WHARF_FERNET_KEYS  comma-separated Fernet keys, newest first (rotation: prepend,
                    `manage.py rotatekeys`); default: a key kept in the data folder
 WHARF_TRUSTED_PROXIES  comma-separated addresses/CIDRs of reverse proxies whose
                    X-Forwarded-For is believed (console/addresses.py); default: none
+WHARF_AUDIT_KEYS   comma-separated keys of the audit chain, newest first (rotation:
+                   prepend); default: a key kept in the data folder (audit.key)
+WHARF_AUDIT_SYSLOG  also send the audit chain's anchors to syslog (/dev/log or HOST:PORT)
 """
 
 import os
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 from console.addresses import parse_networks
 
@@ -192,6 +196,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"wharf": {"level": "INFO"}, "urllib3": {"level": "ERROR"}},
 }
+if _syslog := os.environ.get("WHARF_AUDIT_SYSLOG"):  # audit anchors to syslog too: /dev/log or HOST:PORT (UDP)
+    _host, _, _port = _syslog.rpartition(":")
+    LOGGING["handlers"]["syslog"] = {
+        "class": "logging.handlers.SysLogHandler",
+        "address": (_host, int(_port)) if _host and _port.isdigit() else _syslog,
+    }
+    LOGGING["loggers"]["wharf.audit"] = {"level": "INFO", "handlers": ["syslog"]}
 
 # Docker hosts
 DOCKER_API_VERSION = os.environ.get("WHARF_DOCKER_API_VERSION", "1.41")
@@ -201,6 +212,15 @@ HOST_STATUS_TIMEOUT = float(os.environ.get("WHARF_HOST_STATUS_TIMEOUT", "3"))
 # Audit
 AUDIT_READS = os.environ.get("WHARF_AUDIT_READS") == "1"
 AUDIT_RETENTION_DAYS = int(os.environ.get("WHARF_AUDIT_RETENTION_DAYS", "365"))
+# The chain is sealed (HMAC-SHA256) with the first key; older keys verify older entries.
+AUDIT_KEYS = _env_list("WHARF_AUDIT_KEYS", "") or [_kept_secret("audit.key", lambda: secrets.token_urlsafe(32))]
+if any(len(key) < 32 for key in AUDIT_KEYS):
+    raise ImproperlyConfigured("WHARF_AUDIT_KEYS: each key must be at least 32 characters long")
+# The chain's head is anchored in this append-only file (and logged to `wharf.audit`)
+# every AUDIT_ANCHOR_EVERY entries and AUDIT_ANCHOR_SECONDS after an entry (0: never).
+AUDIT_ANCHOR_FILE = Path(os.environ.get("WHARF_AUDIT_ANCHOR_FILE", DATA_DIR / "audit.anchors"))
+AUDIT_ANCHOR_EVERY = int(os.environ.get("WHARF_AUDIT_ANCHOR_EVERY", "100"))
+AUDIT_ANCHOR_SECONDS = float(os.environ.get("WHARF_AUDIT_ANCHOR_SECONDS", "60"))
 
 # Containers: run and files
 CONTAINER_UPLOAD_MAX_BYTES = int(os.environ.get("WHARF_UPLOAD_MAX_BYTES", str(1024**3)))

@@ -46,6 +46,12 @@ def add_host(spec, name=None):
     )  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _audit_anchors(settings, tmp_path_factory):
+    """An anchor file per test: its anchors name entries of this test's database only."""
+    settings.AUDIT_ANCHOR_FILE = tmp_path_factory.mktemp("anchors") / "audit.anchors"
+
+
 @pytest.fixture
 def hosts(docker_env, db):
     """A Host row for every test daemon, by name: unix-1, unix-2, tls-1."""

@@ -28,7 +28,7 @@ BATCH = 2000
 FIELDS = (
     "id", "time", "actor_id", "actor_name", "source_ip", "user_agent", "request_id", "action",
     "host_name", "target_type", "target_id", "target_name", "params", "outcome", "error",
-    "duration_ms", "size_bytes", "prev_hash", "hash", "end_hash",
+    "duration_ms", "size_bytes", "prev_hash", "hash", "end_hash", "key_id",
 )  # fmt: skip
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
