@@ -21,6 +21,7 @@ process was killed before its timer fired).
 
 import atexit
 import fcntl
+import hmac
 import json
 import logging
 import os
@@ -55,7 +56,7 @@ class Anchor:
     line: int = 0
 
     def genuine(self, key):
-        return key is not None and _mac(key, self.id, self.hash, self.at) == self.mac
+        return hmac.compare_digest(_mac(key, self.id, self.hash, self.at), self.mac)
 
     def age(self):
         return time.time() - datetime.fromisoformat(self.at).timestamp()

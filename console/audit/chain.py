@@ -168,11 +168,12 @@ def check(batch=2000):
         report.problem = (None, str(exc))
         return report
     for mark in report.anchors:
-        if not mark.genuine(keys.find(mark.key_id)):
-            report.problem = (
-                None,
-                f"the anchor on line {mark.line} of {anchors.path()} was not written with the audit key",
-            )
+        key, where = keys.find(mark.key_id), f"the anchor on line {mark.line} of {anchors.path()}"
+        if key is None:
+            report.problem = (None, f"{where} is sealed with a key this console does not have (key id {mark.key_id})")
+            return report
+        if not mark.genuine(key):
+            report.problem = (None, f"{where} was not written with the audit key")
             return report
     anchored = {mark.id: mark for mark in report.anchors}
     newest_anchor = max(anchored, default=0)
