@@ -181,7 +181,8 @@ def check(batch=2000):
     last_id = 0
     while rows := list(AuditEntry.objects.filter(id__gt=last_id).order_by("id")[:batch]):
         for entry in rows:
-            reason = _fault(entry, prev, rank)
+            key = _key(entry)
+            reason = _fault(entry, key, prev, rank)
             mark = anchored.pop(entry.id, None)
             if reason is None and mark is not None and mark.hash != entry.hash:
                 reason = f"does not match its anchor of {mark.at}: the trail was rewritten after that"
@@ -189,7 +190,7 @@ def check(batch=2000):
                 report.problem = (entry, reason)
                 return report
             first = first or entry
-            prev, rank, last_id = entry.hash, _rank(entry), entry.id
+            prev, rank, last_id = entry.hash, _rank(key), entry.id
             report.entries += 1
             report.unkeyed += not entry.key_id
             report.unanchored += entry.id > newest_anchor
@@ -197,12 +198,12 @@ def check(batch=2000):
     return report
 
 
-def _fault(entry, prev, rank):
-    """Why `entry` breaks the chain after the hash `prev` and a key of `rank`, or None."""
-    key = _key(entry)
+def _fault(entry, key, prev, rank):
+    """Why `entry`, sealed with `key`, breaks the chain after the hash `prev` and a key
+    of `rank`; None if it does not."""
     if entry.key_id and key is None:
         return f"is sealed with a key this console does not have (key id {entry.key_id})"
-    if rank is not None and _rank(entry) > rank:
+    if rank is not None and _rank(key) > rank:
         if not entry.key_id:
             return "is not keyed but follows keyed entries: the chain was rewritten from here"
         return "is sealed with an older key than the entry before it: the chain was rewritten from here"
@@ -224,9 +225,9 @@ def _fault(entry, prev, rank):
     return None if ok else "its content was altered"
 
 
-def _rank(entry):
-    """0 for the newest key; entries from before keying rank after every key."""
-    return _key(entry).rank if entry.key_id else keys.count()
+def _rank(key):
+    """0 for the newest key; no key (before keying) ranks after every key."""
+    return key.rank if key else keys.count()
 
 
 def _unmatched(anchored, first, last_id):

@@ -24,12 +24,12 @@ class Key:
 
 
 def current():
-    return _ring(tuple(settings.AUDIT_KEYS))[0]
+    return next(iter(_ring(tuple(settings.AUDIT_KEYS)).values()))
 
 
 def find(key_id):
     """The key with this id, or None."""
-    return next((k for k in _ring(tuple(settings.AUDIT_KEYS)) if k.id == key_id), None)
+    return _ring(tuple(settings.AUDIT_KEYS)).get(key_id)
 
 
 def count():
@@ -38,8 +38,10 @@ def count():
 
 @functools.cache
 def _ring(secrets):
-    ring = []
+    """{key id: Key}, newest first."""
+    ring = {}
     for rank, secret in enumerate(secrets):
         raw = secret.encode()
-        ring.append(Key(hmac.new(raw, b"wharf audit key id", hashlib.sha256).hexdigest()[:16], rank, raw))
+        key_id = hmac.new(raw, b"wharf audit key id", hashlib.sha256).hexdigest()[:16]
+        ring[key_id] = Key(key_id, rank, raw)
     return ring
