@@ -74,7 +74,9 @@ def unkeyed(entry, prev):
 def guessed_key(entry, prev):
     """The chain's own function, under a key that is not the console's."""
     entry.prev_hash = prev
-    entry.hash = chain.content_hash(entry, prev, keys.Key(entry.key_id, 0, b"a guess at the audit key, 32+ chars"))
+    entry.hash = chain.content_hash(
+        entry, prev, keys.Key(entry.key_id, 0, b"a guess at the audit key, 32+ chars")
+    )
 
 
 # --- the two attacks of the review ---------------------------------------------------------
@@ -93,7 +95,9 @@ def test_deleting_the_newest_entries_is_reported(anchored):
     assert "but the trail is empty" in verify_command()[1]
 
 
-@pytest.mark.parametrize("rehash", [unkeyed, guessed_key, chain.seal], ids=["unkeyed", "guessed-key", "with-the-key"])
+@pytest.mark.parametrize(
+    "rehash", [unkeyed, guessed_key, chain.seal], ids=["unkeyed", "guessed-key", "with-the-key"]
+)
 @pytest.mark.parametrize("edited", [0, 3])
 def test_editing_an_entry_and_recomputing_the_later_hashes_is_reported(anchored, rehash, edited):
     entries = anchored(12)
@@ -102,11 +106,15 @@ def test_editing_an_entry_and_recomputing_the_later_hashes_is_reported(anchored,
         broken(f"audit chain broken at entry #{entries[edited].id} (")
         assert verify_command()[1].endswith("its content was altered")
     elif rehash is unkeyed and edited:  # unkeyed hashes after keyed ones
-        assert verify_command()[1].endswith("is not keyed but follows keyed entries: the chain was rewritten from here")
+        assert verify_command()[1].endswith(
+            "is not keyed but follows keyed entries: the chain was rewritten from here"
+        )
     else:  # a chain that holds on its own (all unkeyed, or rehashed with the key): the anchors disagree
         anchor = next(a for a in anchors.read() if a.id >= entries[edited].id)
         broken(f"audit chain broken at entry #{anchor.id} (")
-        assert verify_command()[1].endswith(f"does not match its anchor of {anchor.at}: the trail was rewritten after that")
+        assert verify_command()[1].endswith(
+            f"does not match its anchor of {anchor.at}: the trail was rewritten after that"
+        )
 
 
 def test_an_anchor_cannot_be_forged_or_edited_without_the_key(anchored):
@@ -148,26 +156,35 @@ def test_anchors_follow_commits_and_the_file_is_private(anchored):
         rolled_back = act()
         raise RuntimeError
     marks = anchors.read()
-    assert [a.id for a in marks] == [entries[0].id, entries[5].id] and rolled_back.id not in {a.id for a in marks}
+    assert [a.id for a in marks] == [entries[0].id, entries[5].id] and rolled_back.id not in {
+        a.id for a in marks
+    }
     assert [a.hash for a in marks] == [entries[0].hash, entries[5].hash]
     assert {a.key_id for a in marks} == {keys.current().id}
     code, message = verify_command()
     assert code == 0
-    assert message == f"audit chain OK: 6 entries; anchored up to #{entries[5].id} at {marks[1].at}, 0 entries since"
+    assert (
+        message
+        == f"audit chain OK: 6 entries; anchored up to #{entries[5].id} at {marks[1].at}, 0 entries since"
+    )
 
 
 def test_anchors_are_logged_for_syslog(anchored, caplog):
     caplog.set_level("INFO", logger="wharf.audit")
     (entry,) = anchored(1)
     (line,) = [r.getMessage() for r in caplog.records if r.name == "wharf.audit"]
-    assert line.startswith("audit anchor {") and json.loads(line.removeprefix("audit anchor "))["id"] == entry.id
+    assert (
+        line.startswith("audit anchor {") and json.loads(line.removeprefix("audit anchor "))["id"] == entry.id
+    )
 
 
 def test_the_syslog_setting_sends_anchors_to_syslog():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
         receiver.bind(("127.0.0.1", 0))
         receiver.settimeout(30)
-        script = "import django, logging; django.setup(); logging.getLogger('wharf.audit').info('audit anchor {}')"
+        script = (
+            "import django, logging; django.setup(); logging.getLogger('wharf.audit').info('audit anchor {}')"
+        )
         env = {**os.environ, "WHARF_AUDIT_SYSLOG": f"127.0.0.1:{receiver.getsockname()[1]}",
                "DJANGO_SETTINGS_MODULE": "tests.settings"}  # fmt: skip
         subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=60)
@@ -202,6 +219,7 @@ def test_several_processes_append_and_anchor_at_once(settings):
         "for n in range(25): perform(Actor(name='p', system=True), 'host.test', run=lambda: None)\n"
     )
     writers = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env) for _ in range(3)]
+
     def append_here():
         try:
             for _ in range(25):
@@ -251,19 +269,25 @@ def test_a_trail_from_before_the_chain_was_keyed_still_verifies_and_goes_on_keye
     records = load_v1_trail()
     assert {r["key_id"] for r in AuditEntry.objects.values("key_id")} == {""}
     code, message = verify_command()
-    assert code == 0 and message.startswith("audit chain OK: 5 entries, the oldest 5 from before the chain was keyed;")
+    assert code == 0 and message.startswith(
+        "audit chain OK: 5 entries, the oldest 5 from before the chain was keyed;"
+    )
 
     new = anchored(2)
     assert new[0].prev_hash == records[-1]["hash"] and new[0].key_id == keys.current().id
     assert [a.id for a in anchors.read()] == [new[0].id]  # the first keyed entry seals the old ones
     code, message = verify_command()
-    assert code == 0 and message.startswith("audit chain OK: 7 entries, the oldest 5 from before the chain was keyed;")
+    assert code == 0 and message.startswith(
+        "audit chain OK: 7 entries, the oldest 5 from before the chain was keyed;"
+    )
 
     old = AuditEntry.objects.get(id=records[-1]["id"])  # the old part can no longer be rewritten:
     rewrite(old, unkeyed, actor_name="mallory")  # not even with the keyed entries made unkeyed too
     (anchor,) = anchors.read()
     broken(f"audit chain broken at entry #{new[0].id} (")
-    assert verify_command()[1].endswith(f"does not match its anchor of {anchor.at}: the trail was rewritten after that")
+    assert verify_command()[1].endswith(
+        f"does not match its anchor of {anchor.at}: the trail was rewritten after that"
+    )
 
 
 def test_a_rotated_key_seals_new_entries_and_older_keys_still_verify(anchored, settings):
@@ -286,11 +310,15 @@ def test_a_rotated_key_seals_new_entries_and_older_keys_still_verify(anchored, s
     )
     settings.AUDIT_KEYS = settings.AUDIT_KEYS[:1]  # the old key dropped while what it sealed remains
     assert chain.verify() == (
-        None, f"the anchor on line 1 of {anchors.path()} is sealed with a key this console does not have (key id {old_key.id})"
+        None,
+        f"the anchor on line 1 of {anchors.path()} is sealed with a key this console does not have (key id {old_key.id})",
     )
     anchors.path().unlink()
     entry, reason = chain.verify()
-    assert entry.id == before[0].id and reason == f"is sealed with a key this console does not have (key id {old_key.id})"
+    assert (
+        entry.id == before[0].id
+        and reason == f"is sealed with a key this console does not have (key id {old_key.id})"
+    )
 
 
 def test_the_key_is_never_written_to_the_database_exports_or_anchors(anchored, tmp_path, caplog, settings):

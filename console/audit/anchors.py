@@ -69,7 +69,7 @@ def path():
 def read(file=None):
     """Every anchor in the file, oldest first; a line that is not one raises WharfError."""
     file = file or path()
-    anchors = []
+    anchors, number = [], 1
     try:
         with open(file) as lines:
             for number, text in enumerate(lines, 1):

@@ -89,6 +89,7 @@ def append(*, outcome, error="", duration_ms=None, size_bytes=None, **fields):
         seal(entry, last[0] if last else GENESIS)
         entry.save(force_insert=True)
         first_of_key = last is None or last[1] != entry.key_id
+        # Anchored once committed (and outside the lock): never an entry rolled back.
         transaction.on_commit(partial(anchors.committed, entry.id, entry.hash, first_of_key))
     return entry
 
@@ -167,14 +168,9 @@ def check(batch=2000):
     except WharfError as exc:
         report.problem = (None, str(exc))
         return report
-    for mark in report.anchors:
-        key, where = keys.find(mark.key_id), f"the anchor on line {mark.line} of {anchors.path()}"
-        if key is None:
-            report.problem = (None, f"{where} is sealed with a key this console does not have (key id {mark.key_id})")
-            return report
-        if not mark.genuine(key):
-            report.problem = (None, f"{where} was not written with the audit key")
-            return report
+    report.problem = _forged(report.anchors)
+    if report.problem:
+        return report
     anchored = {mark.id: mark for mark in report.anchors}
     newest_anchor = max(anchored, default=0)
     prev = rank = first = None
@@ -196,6 +192,17 @@ def check(batch=2000):
             report.unanchored += entry.id > newest_anchor
     report.problem = _unmatched(anchored, first, last_id)
     return report
+
+
+def _forged(marks):
+    """(None, reason) for the first anchor not sealed with a key of this console, or None."""
+    for mark in marks:
+        key, where = keys.find(mark.key_id), f"the anchor on line {mark.line} of {anchors.path()}"
+        if key is None:
+            return None, f"{where} is sealed with a key this console does not have (key id {mark.key_id})"
+        if not mark.genuine(key):
+            return None, f"{where} was not written with the audit key"
+    return None
 
 
 def _fault(entry, key, prev, rank):
