@@ -6,7 +6,7 @@ from django.http import Http404
 
 from console import gateway
 from console.access import policy
-from console.actions import Target, perform
+from console.actions import Target, allows, perform
 from console.errors import ActionDenied, WharfError
 from console.hosts.models import Host
 
@@ -108,6 +108,13 @@ def host_details(host):
 def host_statuses(hosts):
     """{pk: HostStatus} of the given hosts, asked at once (no authorization: for manage.py)."""
     return gateway.host_statuses(hosts)
+
+
+def no_host_notice(actor, hosts):
+    """For a page with no host to show: say so, and whether the actor may add one."""
+    if hosts:
+        return {"no_hosts": False}
+    return {"no_hosts": True, "can_add_host": allows(actor, "host.create")}
 
 
 def hosts_with_status(user):

@@ -14,7 +14,7 @@ def host_list(request):
     actor = Actor.from_request(request)
     return render(
         request, "hosts/list.html",
-        {"rows": rows, "can_manage": allows(actor, "host.create")},
+        {"rows": rows, "can_manage": allows(actor, "host.create"), **services.no_host_notice(actor, rows)},
     )  # fmt: skip
 
 

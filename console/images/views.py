@@ -1,7 +1,7 @@
 from django.shortcuts import render
 
 from console.actions import Actor
-from console.hosts.services import host_for, visible_hosts
+from console.hosts.services import host_for, no_host_notice, visible_hosts
 from console.images import services
 
 
@@ -13,5 +13,6 @@ def image_list(request, name=None):
     listing = services.image_list(actor=actor, hosts=hosts, intermediate=flags["all"], reference=reference)
     return render(
         request, "images/list.html",
-        {"listing": listing, "host": hosts[0] if name else None, "reference": reference, **flags},
+        {"listing": listing, "host": hosts[0] if name else None, "reference": reference, **flags,
+         **no_host_notice(actor, hosts)},
     )  # fmt: skip
