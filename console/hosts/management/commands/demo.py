@@ -5,8 +5,6 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from console.demo import DemoUnavailable, demo_start, demo_stop
-
 
 class Command(BaseCommand):
     help = (
@@ -20,6 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("command", nargs="*", help="run this while the demo is up (after --)")
 
     def handle(self, command, **options):
+        try:
+            from console.demo import DemoUnavailable, demo_start, demo_stop
+        except ImportError as exc:  # the image leaves tests/ out
+            raise CommandError(f"Demo mode needs a source checkout with tests/harness.py ({exc}).") from None
         self.stdout.write("Demo mode: starting throw-away Docker daemons...")
         try:
             demo = demo_start()
