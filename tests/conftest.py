@@ -137,15 +137,16 @@ def actor_for(user):
 
 
 class LiveServer:
-    """Daphne serving the ASGI app from a thread of the test process."""
+    """The console's server (console/server.py, daphne bounded) serving the ASGI app
+    from a thread of the test process."""
 
     def __init__(self):
-        from daphne.server import Server
+        from console.server import WharfServer
 
         from console.asgi import application
 
         self.ready = threading.Event()
-        self.server = Server(
+        self.server = WharfServer(
             application=application,
             endpoints=["tcp:port=0:interface=127.0.0.1"],
             signal_handlers=False,
