@@ -141,9 +141,8 @@ class LiveServer:
     from a thread of the test process."""
 
     def __init__(self):
-        from console.server import WharfServer
-
         from console.asgi import application
+        from console.server import WharfServer
 
         self.ready = threading.Event()
         self.server = WharfServer(
