@@ -13,8 +13,9 @@ client. This module extends its classes (it copies none of its code):
   server spool more than `MAX_BODY_BYTES` to disk either;
 - the body (in memory under 100 KB, spooled to a temporary file above, as Twisted
   does) is handed to the application one `BODY_CHUNK` at a time, as it asks for it;
-- each `http.response.body` the application sends waits until the transport's write
-  buffer has drained (Twisted's producer/consumer), so a slow reader slows the stream.
+- each `http.response.body` and `websocket.send` the application sends waits until the
+  transport's write buffer has drained (Twisted's producer/consumer), so a slow reader
+  slows the stream instead of growing the server.
 
 Run: `python -m console.server [-b ADDRESS] [-p PORT] [other daphne options]`.
 """
@@ -29,6 +30,7 @@ from urllib.parse import unquote
 from daphne.server import Server  # first: it installs the asyncio reactor  # isort: skip
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
 from django.db import connections
 from twisted.internet import threads
@@ -65,9 +67,28 @@ def logged_in(session_key):
         connections.close_all()  # this thread's, from Twisted's pool
 
 
-class BoundedRequest(WebRequest):
+class Paced:
+    """The push-producer side of a connection, for Twisted: the transport pauses its
+    producer while its write buffer is over its bound (64 KiB) and resumes it once the
+    client has taken it. `writable` is clear in between; WharfServer's send waits on it."""
+
+    def pace(self):
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    def pauseProducing(self):
+        self.writable.clear()
+
+    def resumeProducing(self):
+        self.writable.set()
+
+    def stopProducing(self):
+        self.writable.set()  # the connection is going: nothing is to wait for
+
+
+class BoundedRequest(Paced, WebRequest):
     """Daphne's request with a body limit, a body fed on demand and a response that
-    waits for the client (it is the transport's push producer while it answers)."""
+    waits for the client (it is the transport's producer while it answers)."""
 
     def __init__(self, *args, **kwargs):
         # Twisted would parse a whole form body into memory for request.args (unused).
@@ -76,8 +97,7 @@ class BoundedRequest(WebRequest):
         self.received = 0
         self.refused = False
         self.body_file = None
-        self.writable = asyncio.Event()
-        self.writable.set()
+        self.pace()
 
     # --- the request body ---------------------------------------------------------
 
@@ -137,22 +157,13 @@ class BoundedRequest(WebRequest):
         self.body_file, self.content = self.content, io.BytesIO()
         return super().process()
 
-    # --- the response: the transport's push producer -------------------------------
+    # --- the response ------------------------------------------------------------
 
     def handle_reply(self, message):
         if message.get("type") == "http.response.start" and self.producer is None and not self.finished:
             if self.channel is not None:
                 self.registerProducer(self, True)
         super().handle_reply(message)
-
-    def pauseProducing(self):
-        self.writable.clear()
-
-    def resumeProducing(self):
-        self.writable.set()
-
-    def stopProducing(self):
-        self.writable.set()  # the connection is going: nothing is to wait for
 
     def finish(self):
         if self.producer is not None:
@@ -168,6 +179,20 @@ class BoundedRequest(WebRequest):
         self.writable.set()
         if self.body_file is not None:
             self.body_file.close()
+
+
+class BoundedWebSocketProtocol(Paced, WebSocketProtocol):
+    """Daphne's websocket protocol as the transport's producer: sends wait for the client."""
+
+    def connectionMade(self):
+        self.pace()
+        self.transport.unregisterProducer()  # the HTTP channel the upgrade came through
+        self.transport.registerProducer(self, True)
+        super().connectionMade()
+
+    def connectionLost(self, reason):
+        self.writable.set()
+        super().connectionLost(reason)
 
 
 class BodyFeed:
@@ -213,6 +238,16 @@ class WharfServer(Server):
         """Server.run sets daphne's own factory here: ours is used instead."""
         self._http_factory = BoundedHTTPFactory(self)
 
+    @property
+    def ws_factory(self):
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory):
+        """Server.run sets daphne's websocket factory here: it makes our protocol."""
+        factory.protocol = BoundedWebSocketProtocol
+        self._ws_factory = factory
+
     def create_application(self, protocol, scope):
         self._creating = protocol  # for _fed: the application is made in this call
         try:
@@ -231,7 +266,7 @@ class WharfServer(Server):
 
     async def handle_reply(self, protocol, message):
         await super().handle_reply(protocol, message)
-        if message.get("type") == "http.response.body" and isinstance(protocol, BoundedRequest):
+        if message.get("type") in ("http.response.body", "websocket.send") and isinstance(protocol, Paced):
             await protocol.writable.wait()  # until the client has taken what was written
 
 

@@ -16,6 +16,7 @@ import pytest
 import requests
 from django.test import Client
 
+from tests.flood import FLOOD_MIB
 from tests.harness import TEST_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,16 +43,17 @@ def database_url():
 
 
 class ServerProcess:
-    """`python -m console.server` on a free port, on the tests' data folder and database."""
+    """`python -m console.server` on a free port, on the tests' data folder and database
+    (or another module serving an application of its own with it)."""
 
-    def __init__(self):
+    def __init__(self, module="console.server"):
         self.port = free_port()
         env = dict(
             os.environ, DJANGO_SETTINGS_MODULE="tests.settings", DATABASE_URL=database_url(),
             WHARF_MAX_BODY_BYTES=str(MAX_BODY), PYTHONPATH=str(ROOT),
         )  # fmt: skip
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "console.server", "-b", "127.0.0.1", "-p", str(self.port), "-v", "0"],
+            [sys.executable, "-m", module, *self.arguments(module)],
             cwd=ROOT, env=env,
         )  # fmt: skip
         deadline = time.monotonic() + 30
@@ -63,6 +65,11 @@ class ServerProcess:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.1)
+
+    def arguments(self, module):
+        if module == "console.server":
+            return ["-b", "127.0.0.1", "-p", str(self.port), "-v", "0"]
+        return [str(self.port)]
 
     def status_kib(self, field):
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -148,6 +155,19 @@ def test_a_large_upload_needs_a_logged_in_session(server):
         assert sent < 20 * MiB
 
 
+def read_slowly(sock, until=None):
+    """Read at about 40 MB/s to the end (or `until` bytes): the bytes read."""
+    received, started = 0, time.monotonic()
+    try:
+        while (until is None or received < until) and (chunk := sock.recv(256 * 1024)):
+            received += len(chunk)
+            time.sleep(max(0, received / (40 * MiB) - (time.monotonic() - started)))
+    except ConnectionResetError:  # daphne alone drops a websocket that does not close in time
+        pass
+    sock.close()
+    return received
+
+
 @pytest.fixture
 def session(make_user):
     client = Client()
@@ -200,10 +220,22 @@ def test_a_slow_reader_does_not_make_the_server_hold_the_download(server, sessio
         b"Cookie: sessionid=%s\r\nConnection: close\r\n\r\n" % (container.name.encode(), session.encode())
     )
     server.start_measuring()
-    received, started = 0, time.monotonic()
-    while chunk := sock.recv(256 * 1024):
-        received += len(chunk)
-        time.sleep(max(0, received / (40 * MiB) - (time.monotonic() - started)))  # about 40 MB/s
-    sock.close()
-    assert received > 300 * MiB
+    assert read_slowly(sock) > 300 * MiB
     assert server.peak_growth() < 64
+
+
+def test_a_slow_websocket_reader_does_not_make_the_server_hold_the_messages():
+    server = ServerProcess("tests.flood")
+    try:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        server.start_measuring()
+        sock.sendall(
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        received = read_slowly(sock, FLOOD_MIB * MiB)
+        assert server.peak_growth() < 64
+        assert received >= FLOOD_MIB * MiB
+    finally:
+        server.stop()
