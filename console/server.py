@@ -223,7 +223,8 @@ class BoundedHTTPFactory(HTTPFactory):
 
 
 class WharfServer(Server):
-    """Daphne's server with BoundedRequest: same options, same behaviour otherwise."""
+    """Daphne's server with BoundedRequest, BodyFeed and BoundedWebSocketProtocol: same
+    options, same behaviour otherwise."""
 
     def __init__(self, application, **kwargs):
         self._creating = None
