@@ -22,4 +22,4 @@ RUN useradd --system --uid 10001 --home /app wharf && mkdir /data && chown wharf
 USER wharf
 VOLUME /data
 EXPOSE 8000
-CMD ["sh", "-c", "python manage.py migrate --noinput -v0 && python manage.py setup && exec daphne -b 0.0.0.0 -p 8000 console.asgi:application"]
+CMD ["sh", "-c", "python manage.py migrate --noinput -v0 && python manage.py setup && exec python -m console.server -b 0.0.0.0 -p 8000"]

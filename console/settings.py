@@ -13,6 +13,10 @@ WHARF_TRUSTED_PROXIES  comma-separated addresses/CIDRs of reverse proxies whose
 WHARF_AUDIT_KEYS   comma-separated keys of the audit chain, newest first (rotation:
                    prepend); default: a key kept in the data folder (audit.key)
 WHARF_AUDIT_SYSLOG  also send the audit chain's anchors to syslog (/dev/log or HOST:PORT)
+WHARF_MAX_BODY_BYTES  largest request body (default 10 MiB); console/server.py refuses
+                   a larger one with 413 before reading it
+WHARF_UPLOAD_MAX_BYTES  largest container file upload (default 1 GiB); a body over
+                   WHARF_MAX_BODY_BYTES is read on that path for a logged-in session only
 """
 
 import os
@@ -203,6 +207,10 @@ if _syslog := os.environ.get("WHARF_AUDIT_SYSLOG"):  # audit anchors to syslog t
         "address": (_host, int(_port)) if _host and _port.isdigit() else _syslog,
     }
     LOGGING["loggers"]["wharf.audit"] = {"level": "INFO", "handlers": ["syslog"]}
+
+# Request bodies: the server (console/server.py) refuses larger ones before reading them;
+# the paths allowed more (console.server.LARGE_BODIES) name their own setting below.
+MAX_BODY_BYTES = int(os.environ.get("WHARF_MAX_BODY_BYTES", str(10 * 1024**2)))
 
 # Docker hosts
 DOCKER_API_VERSION = os.environ.get("WHARF_DOCKER_API_VERSION", "1.41")

@@ -137,15 +137,15 @@ def actor_for(user):
 
 
 class LiveServer:
-    """Daphne serving the ASGI app from a thread of the test process."""
+    """The console's server (console/server.py, daphne bounded) serving the ASGI app
+    from a thread of the test process."""
 
     def __init__(self):
-        from daphne.server import Server
-
         from console.asgi import application
+        from console.server import WharfServer
 
         self.ready = threading.Event()
-        self.server = Server(
+        self.server = WharfServer(
             application=application,
             endpoints=["tcp:port=0:interface=127.0.0.1"],
             signal_handlers=False,
