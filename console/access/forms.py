@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from console.access import services
 from console.access.models import Role
 from console.hosts.models import Host
+from console.params import ChoicesById
 
 User = get_user_model()
 LABEL_HELP = (
@@ -36,7 +37,7 @@ class UserForm(ServiceErrorsMixin, forms.Form):
         label="Active (may log in)", required=False, initial=True,
         help_text="An inactive user keeps their grants but cannot log in.",
     )  # fmt: skip
-    groups = forms.ModelMultipleChoiceField(
+    groups = ChoicesById(
         Group.objects.order_by("name"), required=False, widget=forms.CheckboxSelectMultiple
     )
 
@@ -74,7 +75,7 @@ class OwnPasswordForm(PasswordChangeForm):
 
 class GroupForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(max_length=150)
-    members = forms.ModelMultipleChoiceField(
+    members = ChoicesById(
         User.objects.order_by("username"), required=False, widget=forms.CheckboxSelectMultiple
     )
 

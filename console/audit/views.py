@@ -8,12 +8,12 @@ from django_htmx.http import push_url
 
 from console.actions import Actor, Target, perform
 from console.audit import export, selectors
+from console.params import whole_number
 from console.streaming import download_response
 
 
 def _cursor(request, name):
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
+    return whole_number(request.GET.get(name))
 
 
 def _page_links(page, query):

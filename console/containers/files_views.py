@@ -17,6 +17,7 @@ from console.containers.forms import UploadForm
 from console.containers.services import container_detail, container_target
 from console.errors import ActionDenied, WharfError
 from console.hosts.services import host_for
+from console.params import whole_number
 from console.streaming import download_response
 
 
@@ -59,7 +60,7 @@ def files_download(request, name, ref):
     """A file's bytes, or a folder as a tar, streamed from Docker."""
     actor = Actor.from_request(request)
     host = host_for(actor, name)
-    container = container_target(host, ref)
+    container = container_target(actor, host, ref, "container.download")
     download = services.container_download(
         actor=actor, host=host, container=container, path=request.GET.get("path") or "/"
     )
@@ -70,7 +71,7 @@ def export(request, name, ref):
     """`docker export`: the container's filesystem as a tar, streamed."""
     actor = Actor.from_request(request)
     host = host_for(actor, name)
-    container = container_target(host, ref)
+    container = container_target(actor, host, ref, "container.export")
     chunks = services.container_export(actor=actor, host=host, container=container)
     return download_response(request, chunks, f"{container.name}.tar", "application/x-tar")
 
@@ -97,8 +98,7 @@ class _UploadLimit(FileUploadHandler):
 
 @csrf_exempt  # the upload handler must be in place before the CSRF check reads the body
 def files_upload(request, name, ref):
-    declared = request.META.get("CONTENT_LENGTH") or ""
-    declared = int(declared) if declared.isdigit() else 0
+    declared = whole_number(request.META.get("CONTENT_LENGTH")) or 0
     if declared > settings.CONTAINER_UPLOAD_MAX_BYTES + 1024 * 1024:  # refused unread
         message = f"The upload is over the limit of {settings.CONTAINER_UPLOAD_MAX_BYTES} bytes."
         return render(request, "error.html", {"message": message}, status=413)
@@ -113,7 +113,7 @@ def _files_upload(request, name, ref, limit):
     """Files (or one tar to extract) into the folder `path`."""
     actor = Actor.from_request(request)
     host = host_for(actor, name)
-    container = container_target(host, ref)
+    container = container_target(actor, host, ref, "container.upload")
     authorize(actor, "container.upload", host=host, target=container)  # before the files are read
     path = request.POST.get("path") or "/"
     form = UploadForm(request.POST, request.FILES)

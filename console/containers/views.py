@@ -140,7 +140,10 @@ def container_inspect(request, name, ref):
 def container_top(request, name, ref):
     actor, host, c = _detail(request, name, ref)
     ps_args = request.GET.get("ps", "-ef")
-    context = {"c": c, "host": host, "tab": "top", "ps": ps_args, "titles": [], "processes": []}
+    context = {
+        "c": c, "host": host, "tab": "top", "ps": ps_args, "presets": services.PS_PRESETS,
+        "titles": [], "processes": [],
+    }  # fmt: skip
     status = 200
     try:
         context["titles"], context["processes"] = services.container_top(

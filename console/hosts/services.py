@@ -92,8 +92,8 @@ def visible_hosts(user):
 def host_for(actor, name):
     """A host the actor may see, else 404: a hidden host is not admitted to exist,
     but the denied attempt is on the record."""
-    host = Host.objects.filter(name=name, enabled=True).first()
-    if host is None:
+    host = Host.named(name)
+    if host is None or not host.enabled:
         raise Http404("No such host")
     try:
         return perform(actor, "host.view", host=host, target=Target(host.pk, host.name), run=lambda: host)
