@@ -262,6 +262,10 @@ class HostStatus:
     stopped: int = 0
     images: int = 0
 
+    @property
+    def counts(self):
+        return self.running, self.paused, self.stopped, self.images
+
 
 def _status(host):
     return call(host, lambda c: c.info(), probe=True)

@@ -6,7 +6,7 @@ from django.http import Http404
 
 from console import gateway
 from console.access import policy
-from console.actions import Target, allows, perform
+from console.actions import REGISTRY, Target, allows, perform
 from console.errors import ActionDenied, WharfError
 from console.hosts.models import Host
 
@@ -101,8 +101,26 @@ def host_for(actor, name):
         raise Http404("No such host") from None
 
 
-def host_details(host):
-    return gateway.host_details(host)
+# What `docker info` counts over the whole host: shown only to those who see all of it
+CONTAINER_COUNTS = ("Containers", "ContainersRunning", "ContainersPaused", "ContainersStopped")
+
+
+def sees_whole_host(user, host, code="container.view"):
+    """May the user see every container (or image) of the host, not only labelled ones?"""
+    return policy.label_filter(user, REGISTRY[code], host) is None
+
+
+def host_details(actor, host):
+    """`docker version` and `docker info`, without the whole host's counts and storage
+    folder for one who sees only some of its containers or images."""
+    details = gateway.host_details(host)
+    info = details["info"]
+    if not sees_whole_host(actor.user, host):
+        for key in (*CONTAINER_COUNTS, "DockerRootDir"):
+            info.pop(key, None)
+    if not sees_whole_host(actor.user, host, "image.view"):
+        info.pop("Images", None)
+    return details
 
 
 def host_statuses(hosts):
@@ -118,6 +136,13 @@ def no_host_notice(actor, hosts):
 
 
 def hosts_with_status(user):
+    """(host, status) of the hosts the user may see; counts they may not see are None."""
     hosts = list(visible_hosts(user))
     statuses = host_statuses(hosts)
+    for host in hosts:
+        status = statuses[host.pk]
+        if not sees_whole_host(user, host):
+            status.running = status.paused = status.stopped = None
+        if not sees_whole_host(user, host, "image.view"):
+            status.images = None
     return [(host, statuses[host.pk]) for host in hosts]

@@ -25,7 +25,7 @@ def host_detail(request, name):
     host = services.host_for(actor, name)
     details, error = None, None
     try:
-        details = services.host_details(host)
+        details = services.host_details(actor, host)
     except WharfError as exc:
         error = str(exc)
     return render(
