@@ -17,7 +17,7 @@ COPY manage.py ./
 COPY console console
 COPY templates templates
 COPY static static
-RUN useradd --system --uid 10001 --home /app wharf && mkdir /data && chown wharf /data
+RUN useradd --system --uid 10001 --home /app wharf && mkdir -m 700 /data && chown wharf /data
 # Non-root: access to the Docker socket comes from --group-add with the socket's group.
 USER wharf
 VOLUME /data

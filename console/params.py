@@ -6,6 +6,8 @@ import re
 
 from django import forms
 
+from console.errors import WharfError
+
 WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
@@ -13,6 +15,22 @@ def whole_number(text):
     """The number `text` spells in ASCII digits, or None."""
     text = str(text if text is not None else "").strip()
     return int(text) if WHOLE_NUMBER.fullmatch(text) else None
+
+
+class BadParameter(WharfError):
+    status = 400
+
+
+def number_in(params, name):
+    """The whole number `params[name]` (a request's GET or POST), None when it is absent
+    or empty; anything else is refused with a 400 that names the parameter."""
+    text = (params.get(name) or "").strip()
+    if not text:
+        return None
+    number = whole_number(text)
+    if number is None:
+        raise BadParameter(f"The parameter “{name}” is a whole number.")
+    return number
 
 
 class ChoicesById(forms.ModelMultipleChoiceField):

@@ -201,7 +201,7 @@ def test_keyset_pages_over_many_entries_without_counting(admin_client):
     newest = admin_client.get(f"/audit/?after={newest_first[50]}&user=pager")  # nothing newer than a page
     assert listed(newest) == newest_first[:50] and 'rel="prev"' not in newest.content.decode()
     assert listed(admin_client.get(f"/audit/?after={newest_first[10]}&user=pager")) == newest_first[:50]
-    assert listed(admin_client.get("/audit/?before=junk&user=pager")) == newest_first[:50]
+    assert admin_client.get("/audit/?before=junk&user=pager").status_code == 400
 
 
 def test_htmx_gets_the_table_alone(admin_client, trail):

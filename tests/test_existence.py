@@ -63,10 +63,12 @@ def test_the_connection_test_form_is_refused_before_it_is_read(hosts, make_user)
     assert AuditEntry.objects.get(outcome="denied").action == "host.test"
 
 
-def test_a_connection_test_with_a_bad_pk_is_a_form_error(hosts, admin_client):
-    for pk in ("²", "9" * 40, "abc"):
+def test_a_connection_test_with_a_bad_pk_is_a_400(hosts, admin_client):
+    for pk in ("²", "9" * 40, "abc", "-1"):
         response = admin_client.post("/hosts/test/", {"name": "x", "url": "unix:///nowhere.sock", "pk": pk})
-        assert response.status_code == 200 and "socket does not exist" in response.content.decode()
+        assert response.status_code == 400 and "The parameter “pk” is a whole number." in response.content.decode()
+    response = admin_client.post("/hosts/test/", {"name": "x", "url": "unix:///nowhere.sock", "pk": ""})
+    assert response.status_code == 200 and "socket does not exist" in response.content.decode()
 
 
 def test_a_missing_host_is_a_404_for_an_admin(hosts, admin_client):

@@ -244,3 +244,23 @@ def test_walk_finds_every_view():
     for name in ("audit:list", "hosts:test-form", "containers:top", "containers:bulk", "access:group-edit"):
         assert name in found
     assert found["containers:top"] == ["name", "ref"]
+
+
+def test_the_reported_inputs_get_a_clear_answer(admin_client, admin_user, world):
+    """The values of the review: each a 400 or 404 that says why; a container attempt is
+    on the record."""
+    from console.audit.models import AuditEntry
+
+    for url in ("/audit/?before=²", "/audit/?after=٣", "/run/?host=²"):
+        response = admin_client.get(url)
+        assert response.status_code == 400 and "is a whole number" in response.content.decode(), url
+    response = admin_client.post("/hosts/test/", {"pk": "x", "name": "t", "url": "unix:///x.sock"})
+    assert response.status_code == 400
+    response = admin_client.post("/access/groups/add/", {"name": "g2", "members": ["9" * 40]})
+    assert f"“{'9' * 40}” is not a valid value." in response.content.decode()  # the form says so
+    for url in ("/hosts/unix-1/containers/./", "/hosts/unix-1/containers/./top/"):
+        response = admin_client.get(url)
+        assert response.status_code == 404 and "There is no container . on host unix-1." in response.content.decode()
+    assert AuditEntry.objects.filter(target_id=".", outcome="failed").count() == 2
+    response = admin_client.post("/containers/actions/", {"action": "start", "c": ["unix-1/.", "unix-1/.."]})
+    assert response.status_code == 200 and response.content.decode().count('data-outcome="failed"') == 2

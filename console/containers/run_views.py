@@ -12,7 +12,7 @@ from console.containers.services import container_detail
 from console.errors import WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
-from console.params import whole_number
+from console.params import number_in
 
 
 def run(request, name=None):
@@ -26,7 +26,7 @@ def run(request, name=None):
         hosts = Host.objects.filter(pk__in=[h.pk for h in services.run_hosts(actor)])
         if not hosts:
             services.run_refused(actor=actor, host=None)
-        chosen = whole_number(request.POST.get("host") or request.GET.get("host"))
+        chosen = number_in(request.POST, "host") or number_in(request.GET, "host")
         host = hosts.filter(pk=chosen).first() if chosen is not None else hosts.first()
     initial = {"labels": "\n".join(f"{k}={v}" for k, v in services.run_labels(actor, host).items())}
     form = RunForm(request.POST or None, hosts=hosts, initial={"host": host, **initial})

@@ -8,7 +8,7 @@ from console.errors import WharfError
 from console.hosts import services
 from console.hosts.forms import HostForm
 from console.hosts.models import Host
-from console.params import whole_number
+from console.params import number_in
 
 
 def host_list(request):
@@ -71,7 +71,7 @@ def host_test(request, name=None):
     """Test a saved host, or the unsaved form data posted from the form (htmx)."""
     actor, host = _managed(request, "host.test", name)
     if host is None:
-        instance = Host.objects.filter(pk=whole_number(request.POST.get("pk"))).first()
+        instance = Host.objects.filter(pk=number_in(request.POST, "pk")).first()
         form = HostForm(request.POST, request.FILES, instance=instance)
         if not form.is_valid():
             return render(request, "hosts/test_result.html", {"form_errors": form.errors})
