@@ -110,9 +110,8 @@ def world(hosts, admin_user, docker_env):
 
     client = docker_env.client("unix-1")
     container = client.containers.run(
-        TEST_IMAGE, "sleep 600", name="fuzz-target", detach=True, network_mode="none",
-        labels={"team": "a"}, environment={"DB_PASSWORD": "hunter2"},
-    )  # fmt: skip
+        TEST_IMAGE, "sleep 600", name="fuzz-target", detach=True, network_mode="none"
+    )
     group = Group.objects.create(name="fuzzers")
     group.user_set.add(admin_user)
     record_event(actor_for(admin_user), "auth.login")  # an audit entry to show
