@@ -70,3 +70,17 @@ def test_the_check_warns_about_readable_data_files(tmp_path, settings):
         path.chmod(0o700 if path.is_dir() else 0o600)
     assert data_files_private() == []
 
+
+
+def test_audit_archives_are_private(tmp_path, db):
+    from console.actions import Actor, record_event
+    from console.audit.export import audit_purge
+
+    for _ in range(2):  # the newest entry always stays
+        record_event(Actor(name="someone"), "auth.logout")
+    old = os.umask(0o022)
+    try:
+        result = audit_purge(actor=Actor(system=True, name="test"), days=0, archive_dir=tmp_path / "archive")
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "archive") == 0o700 and mode(result.archive) == 0o600
