@@ -14,6 +14,7 @@ from django.conf import settings
 
 from console import addresses, gateway
 from console.access import policy
+from console.access.policy import carries_one  # noqa: F401 - for services filtering by a label scope
 from console.audit import chain
 from console.catalog import REGISTRY
 from console.errors import ActionDenied, WharfError
@@ -84,6 +85,11 @@ def allows(actor, code, host=None, target=None):
         if not policy.permits(actor.user, needed, host, target.labels):
             return False
     return True
+
+
+def visible_hosts(user):
+    """The enabled hosts the user may see."""
+    return policy.visible_hosts(user)
 
 
 def label_scope(actor, code, host):

@@ -2,9 +2,33 @@
 
 
 class WharfError(Exception):
-    """An action could not be done; `str(error)` says why in plain words."""
+    """An action could not be done; `str(error)` says why in plain words. `field`, when
+    set, names the input the error is about (a run's image or ports, a rename's new name):
+    a form shows the message next to the input of that name."""
 
     status = 400
+
+    def __init__(self, message="", *, field=None):
+        super().__init__(message)
+        self.field = field
+
+    def messages(self):
+        """(field, message) pairs; field None: about the input as a whole."""
+        return [(self.field, str(self))]
+
+
+class InvalidInput(WharfError):
+    """Input an action cannot take: a message (about `field`, or the whole input), or
+    `errors` mapping inputs (None: the whole) to their messages."""
+
+    def __init__(self, errors, *, field=None):
+        if isinstance(errors, str):
+            errors = {field: [errors]}
+        self.errors = errors
+        super().__init__(" ".join(m for messages in errors.values() for m in messages), field=next(iter(errors)))
+
+    def messages(self):
+        return [(field, message) for field, messages in self.errors.items() for message in messages]
 
 
 class HostUnreachable(WharfError):

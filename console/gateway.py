@@ -479,12 +479,6 @@ STREAM_CHUNK = 1024 * 1024  # bytes per read from Docker byte streams
 STREAM_BLOCK = 256 * 1024  # bytes per block handed on from them
 
 
-def _concerning(error, field):
-    """Mark an error as the fault of one run or commit input (the form shows it there)."""
-    error.field = field
-    return error
-
-
 def image_references(host):
     """Every repo:tag on a host, sorted (suggestions for the run form)."""
     images = call(host, lambda c: c.api.images())
@@ -529,20 +523,16 @@ def run_create(host, spec):
     except DockerNotFound as exc:
         if "image" not in str(exc).lower():
             raise
-        raise _concerning(
-            DockerNotFound(f"image {spec.image} is not on host {host.name}: pull it first"), "image"
-        ) from None
+        raise DockerNotFound(f"image {spec.image} is not on host {host.name}: pull it first", field="image") from None
     except DockerConflict as exc:
         if "is already in use" not in str(exc):
             raise
-        raise _concerning(
-            DockerConflict(f"the name {spec.name} is already in use on host {host.name}"), "name"
-        ) from None
+        raise DockerConflict(f"the name {spec.name} is already in use on host {host.name}", field="name") from None
     except DockerError as exc:
         text = str(exc)
         for field, clue in (("image", "reference format"), ("cpus", "CPUs"), ("memory", "memory")):
             if clue in text:
-                raise _concerning(exc, field) from None
+                raise DockerError(text, field=field) from None
         raise
 
 
@@ -552,8 +542,8 @@ def run_start(host, container_id):
     except DockerError as exc:
         text = str(exc)
         if "port is already allocated" in text or "address already in use" in text:
-            raise _concerning(
-                DockerConflict(f"a published port is already in use on host {host.name}: {text}"), "ports"
+            raise DockerConflict(
+                f"a published port is already in use on host {host.name}: {text}", field="ports"
             ) from None
         raise
 
@@ -641,7 +631,7 @@ def container_commit(host, container_id, *, repository, tag, author, message, ch
         return call(host, commit)
     except DockerError as exc:
         if "instruction" in str(exc).lower() or "dockerfile" in str(exc).lower():
-            raise _concerning(exc, "changes") from None
+            raise DockerError(str(exc), field="changes") from None
         raise
 
 

@@ -101,3 +101,9 @@ def test_views_and_commands_call_services_not_the_gateway():
         assert "console.gateway" not in GRAPH[name], name
         if not name.startswith("console.audit."):  # `manage.py audit verify` reads the chain
             assert "console.audit.chain" not in GRAPH[name], name
+
+
+def test_one_way_to_authorize_the_action_layer():
+    """Grants are read by the policy; everything else asks the action layer."""
+    readers = _importers("console.access.policy") - {"console.actions"}
+    assert all(name.startswith("console.access.") for name in readers), sorted(readers)

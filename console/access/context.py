@@ -1,5 +1,4 @@
-from console.access import policy
-from console.actions import REGISTRY
+from console.actions import Actor, allows
 
 
 def access(request):
@@ -7,7 +6,5 @@ def access(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {
-        "can_admin": policy.permits(user, REGISTRY["access.view"]),
-        "can_audit": policy.permits(user, REGISTRY["audit.view"]),
-    }
+    actor = Actor(user=user)
+    return {"can_admin": allows(actor, "access.view"), "can_audit": allows(actor, "audit.view")}

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 
 from console.access import services
 from console.access.models import Role
+from console.errors import InvalidInput
 from console.hosts.models import Host
 from console.params import ChoicesById
 
@@ -122,7 +123,7 @@ class GrantForm(ServiceErrorsMixin, forms.Form):
     def clean_label(self):
         try:
             key, value = services.parse_label(self.cleaned_data["label"])
-        except services.InvalidInput as exc:
+        except InvalidInput as exc:
             raise forms.ValidationError(exc.errors["label"]) from None
         return f"{key}={value}" if key else ""
 

@@ -17,21 +17,10 @@ from django.db.models import Prefetch, Q
 from console.access import policy
 from console.access.models import Grant, Role
 from console.actions import REGISTRY, Target, perform, record_event
-from console.errors import ActionDenied, WharfError
+from console.errors import ActionDenied, InvalidInput
 
 User = get_user_model()
 KIND_TITLES = {"host": "Hosts", "container": "Containers", "image": "Images", "audit": "Audit trail"}
-
-
-class InvalidInput(WharfError):
-    """Input the action cannot take; `errors` maps a form field (None: the whole form)
-    to its messages."""
-
-    def __init__(self, errors):
-        if isinstance(errors, str):
-            errors = {None: [errors]}
-        self.errors = errors
-        super().__init__(" ".join(m for messages in errors.values() for m in messages))
 
 
 def _check(obj, exclude=()):

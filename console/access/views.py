@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET
 from console.access import services
 from console.access.forms import GrantForm, GroupForm, OwnPasswordForm, RoleForm, UserForm
 from console.access.models import Grant, Role
-from console.access.services import InvalidInput
 from console.actions import Actor, Target, allows, authorize, require
+from console.errors import InvalidInput
 
 User = get_user_model()
 

@@ -17,6 +17,7 @@ from console.containers.run_services import (
     RunSpec,
     VolumeSpec,
 )
+from console.containers.services import CONTAINER_NAME
 from console.params import whole_number
 
 # distribution/reference's grammar: [domain[:port]/]path[:tag][@digest]
@@ -28,7 +29,6 @@ _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
 IMAGE_REFERENCE = re.compile(rf"^{_NAME}(?::{_TAG})?(?:@{_DIGEST})?$")
 IMAGE_ID = re.compile(r"^(?:sha256:)?[0-9a-f]{12,64}$")
 REPOSITORY_TAG = re.compile(rf"^(?P<repository>{_NAME})(?::(?P<tag>{_TAG}))?$")
-CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 VOLUME_NAME = CONTAINER_NAME
 ENV_KEY = re.compile(r"^[^=\s]+$")
 CAPABILITY = re.compile(r"^(?:CAP_)?[A-Z_]+$")

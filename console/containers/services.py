@@ -1,7 +1,7 @@
 """Container lists, one container's page, and the lifecycle actions (`docker ps`,
 `inspect`, `start`/`stop`/`restart`/`kill`/`pause`/`unpause`, `rename`, `rm`, `top`,
 `diff`). Every change goes through `console.actions.perform`. A list shows what
-`policy.label_filter` allows on each host; everything about one container is
+`actions.label_scope` allows on each host; everything about one container is
 authorized through `perform` with the container's own labels.
 """
 
@@ -15,9 +15,8 @@ from functools import partial
 from django.http import Http404
 
 from console import cli, gateway
-from console.access import policy
-from console.actions import REGISTRY, Target, allows, authorize, perform, require
-from console.errors import ActionDenied, DockerError, DockerNotFound, WharfError
+from console.actions import Target, allows, authorize, carries_one, label_scope, perform, require
+from console.errors import ActionDenied, DockerError, DockerNotFound, InvalidInput, WharfError
 from console.hosts.services import host_for
 from console.params import whole_number
 
@@ -38,14 +37,6 @@ PS_COLUMNS = frozenset(
 )
 DIFF_KINDS = {0: "C", 1: "A", 2: "D"}  # Docker's codes -> docker diff's letters
 DIFF_NAMES = {"A": "added", "C": "changed", "D": "deleted"}
-
-
-class InvalidInput(WharfError):
-    """A value a person typed is not acceptable; `field` names the form field."""
-
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
 
 
 class PruneIncomplete(DockerError):
@@ -208,10 +199,9 @@ def container_list(*, actor, hosts, query, refuse_hidden=False):
     Hosts are asked in parallel; one that does not answer becomes a notice. A host
     whose containers the actor may not see is left out, or with `refuse_hidden`
     refused (and the refusal recorded)."""
-    view = REGISTRY["container.view"]
     queries, scopes = {}, {}
     for host in hosts:
-        pairs = policy.label_filter(actor.user, view, host)
+        pairs = label_scope(actor, "container.view", host)
         if pairs == [] and not refuse_hidden:
             continue
         # Recorded when AUDIT_READS asks. The target stands for the containers listed:
@@ -233,7 +223,7 @@ def container_list(*, actor, hosts, query, refuse_hidden=False):
         rows = [
             row
             for row in (ContainerRow.from_summary(host, c) for c in listing.containers)
-            if (not several or policy.carries_one(row.labels, pairs)) and query.matches(row)
+            if (not several or carries_one(row.labels, pairs)) and query.matches(row)
         ]
         if query.latest and rows:
             rows = [max(rows, key=lambda r: r.created)]
@@ -447,8 +437,7 @@ def checked_ps_args(text):
     names = columns.split(",")
     if text in PS_PRESETS or (option in ("-o", "-eo") and "pid" in names and PS_COLUMNS.issuperset(names)):
         return text
-    raise InvalidInput(
-        "ps", f"ps options are one of {', '.join(PS_PRESETS)}, or -eo with columns among "
+    raise InvalidInput(field="ps", errors=f"ps options are one of {', '.join(PS_PRESETS)}, or -eo with columns among "
         f"{', '.join(sorted(PS_COLUMNS))} (pid among them).",
     )  # fmt: skip
 
@@ -492,14 +481,14 @@ def _act(actor, code, host, ref, params, run, target=None):
 def _timeout(value):
     seconds = whole_number(value) if str(value).strip() else 10
     if seconds is None or seconds > 3600:
-        raise InvalidInput("timeout", "The timeout is a whole number of seconds from 0 to 3600.")
+        raise InvalidInput(field="timeout", errors="The timeout is a whole number of seconds from 0 to 3600.")
     return seconds
 
 
 def _signal(value):
     signal = (str(value or "").strip() or "SIGKILL").upper()
     if not SIGNAL.match(signal):
-        raise InvalidInput("signal", "A signal is a name such as SIGTERM or HUP, or a number.")
+        raise InvalidInput(field="signal", errors="A signal is a name such as SIGTERM or HUP, or a number.")
     return signal
 
 
@@ -543,9 +532,7 @@ def container_unpause(*, actor, host, ref, target=None):
 def container_rename(*, actor, host, ref, new_name, target=None):
     new_name = (new_name or "").strip().lstrip("/")
     if not CONTAINER_NAME.match(new_name):
-        raise InvalidInput(
-            "new_name",
-            "A container name is 2 or more of a-z A-Z 0-9 _ . - and starts with a letter or digit.",
+        raise InvalidInput(field="new_name", errors="A container name is 2 or more of a-z A-Z 0-9 _ . - and starts with a letter or digit.",
         )
     return _act(actor, "container.rename", host, ref, {"new_name": new_name},
                 lambda t: gateway.container_rename(host, t.id, new_name, t.name), target)  # fmt: skip
@@ -557,7 +544,7 @@ def container_remove(*, actor, host, ref, force=False, volumes=False, link="", t
     if link:
         alias = link.rstrip("/").rpartition("/")[2]
         if not LINK_ALIAS.match(alias):
-            raise InvalidInput("link", "A link name is the alias the link was made with, e.g. db.")
+            raise InvalidInput(field="link", errors="A link name is the alias the link was made with, e.g. db.")
         target = target or container_target(actor, host, ref, "container.remove")
         path = f"/{target.name}/{alias}"  # only a link of this container: the grant is for it
         return _act(actor, "container.remove", host, ref, {"link": path},
@@ -589,7 +576,7 @@ def container_act(*, actor, host, ref, action, options, target=None):
     """Run the lifecycle action named `action` with the options it takes from
     `options` (a form's data); returns the container's target."""
     if action not in ACTIONS:
-        raise InvalidInput("action", "Choose an action.")
+        raise InvalidInput(field="action", errors="Choose an action.")
     service, names = ACTIONS[action]
     kwargs = {n: options.get(n, "") for n in names if n in options}
     return service(actor=actor, host=host, ref=ref, target=target, **kwargs)
@@ -601,7 +588,7 @@ def bulk_actions(*, actor, hosts):
     return [
         name
         for name in BULK_ACTIONS
-        if any(policy.label_filter(actor.user, REGISTRY[f"container.{name}"], h) != [] for h in hosts)
+        if any(label_scope(actor, f"container.{name}", h) != [] for h in hosts)
     ]
 
 
@@ -618,7 +605,7 @@ def container_bulk(*, actor, action, selection, options):
     """One action on many containers (`selection`: (host name, container id) pairs),
     each its own `perform` (its own audit entry). Returns an Outcome per container."""
     if action not in BULK_ACTIONS:
-        raise InvalidInput("action", "Choose an action for the selected containers.")
+        raise InvalidInput(field="action", errors="Choose an action for the selected containers.")
     if "timeout" in ACTIONS[action][1]:
         _timeout(options.get("timeout", ""))
     if "signal" in ACTIONS[action][1]:

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST
 
 from console.actions import Actor
 from console.containers import run_services, services, tables
-from console.containers.services import ContainerQuery, InvalidInput
-from console.errors import DockerConflict
+from console.containers.services import ContainerQuery
+from console.errors import DockerConflict, InvalidInput
 from console.hosts.services import host_for, no_host_notice, visible_hosts
 
 SORT_COLUMNS = (

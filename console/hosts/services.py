@@ -4,9 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
-from console import gateway
-from console.access import policy
-from console.actions import REGISTRY, Target, allows, perform
+from console import actions, gateway
+from console.actions import Target, allows, perform
 from console.errors import ActionDenied, WharfError
 from console.hosts.models import Host
 
@@ -86,7 +85,7 @@ def secrets_rotate(*, actor):
 
 
 def visible_hosts(user):
-    return policy.visible_hosts(user)
+    return actions.visible_hosts(user)
 
 
 def host_for(actor, name):
@@ -107,7 +106,7 @@ CONTAINER_COUNTS = ("Containers", "ContainersRunning", "ContainersPaused", "Cont
 
 def sees_whole_host(user, host, code="container.view"):
     """May the user see every container (or image) of the host, not only labelled ones?"""
-    return policy.label_filter(user, REGISTRY[code], host) is None
+    return actions.label_scope(actions.Actor(user=user), code, host) is None
 
 
 def host_details(actor, host):

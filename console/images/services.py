@@ -5,8 +5,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from console import cli, gateway
-from console.access import policy
-from console.actions import REGISTRY, authorize, require
+from console.actions import allows, authorize, require
 from console.errors import WharfError
 
 
@@ -61,8 +60,7 @@ def _rows(host, summary):
 
 def image_list(*, actor, hosts, intermediate=False, reference=""):
     """The images of the hosts the actor may see images on, asked in parallel."""
-    view = REGISTRY["image.view"]
-    allowed = [h for h in hosts if actor.system or policy.permits(actor.user, view, h)]
+    allowed = [h for h in hosts if allows(actor, "image.view", h)]
     if hosts and not allowed:
         authorize(actor, "image.view", host=hosts[0])  # records the refusal, raises
     for host in allowed:
