@@ -74,7 +74,7 @@ def test_the_check_warns_about_readable_data_files(tmp_path, settings):
 
 def test_audit_archives_are_private(tmp_path, db):
     from console.actions import Actor, record_event
-    from console.audit.export import audit_purge
+    from console.audit.retention import audit_purge
 
     for _ in range(2):  # the newest entry always stays
         record_event(Actor(name="someone"), "auth.logout")

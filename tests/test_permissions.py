@@ -22,6 +22,7 @@ from console.access.models import Grant, Role
 from console.actions import REGISTRY, Target, allows, require
 from console.audit import export as audit_export
 from console.audit.models import AuditEntry
+from console.audit.retention import audit_purge
 from console.audit.selectors import AuditFilters
 from console.containers import files_services as files
 from console.containers import run_services
@@ -149,7 +150,7 @@ INVOKE = {
     "access.view": lambda c: require(c.actor, "access.view"),
     "audit.view": lambda c: require(c.actor, "audit.view"),
     "audit.export": lambda c: b"".join(audit_export.AuditedExport(c.actor, "csv", AuditFilters({}))),
-    "audit.purge": lambda c: audit_export.audit_purge(actor=c.actor, days=0),
+    "audit.purge": lambda c: audit_purge(actor=c.actor, days=0),
     "container.view": lambda c: containers.container_detail(actor=c.actor, host=c.host, ref=c.ref),
     "container.start": lambda c: containers.container_start(actor=c.actor, host=c.host, ref=c.ref),
     "container.stop": lambda c: containers.container_stop(actor=c.actor, host=c.host, ref=c.ref, timeout=0),

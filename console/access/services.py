@@ -82,6 +82,15 @@ def _validate_password(password, user):
         raise InvalidInput({"password": exc.messages}) from None
 
 
+def first_admin(*, actor, username, password):
+    """The first account, an Admin on every host; None when accounts exist already."""
+    if User.objects.exists():
+        return None
+    user = user_create(actor=actor, username=username, password=password)
+    grant_create(actor=actor, role=Role.objects.get(name="Admin"), user=user)
+    return user
+
+
 def user_create(*, actor, username, password, email="", is_active=True, groups=()):
     user = User(username=username, email=email, is_active=is_active)
     params = {

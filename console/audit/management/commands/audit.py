@@ -6,10 +6,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from console.actions import Actor, long_action
-from console.audit import chain, export
-from console.audit.models import AuditEntry
-from console.audit.selectors import chain_end
+from console.actions import Actor
+from console.audit import chain
+from console.audit.export import AuditedExport
+from console.audit.retention import audit_purge
+from console.audit.selectors import AuditFilters
 from console.errors import WharfError
 
 
@@ -47,19 +48,19 @@ class Command(BaseCommand):
 
     def export(self, format, output=None, **options):
         actor = Actor.for_command("audit export")
-        through_id = chain_end()  # a snapshot, without the export's own entry
-        params = {"format": format, "output": output or "(standard output)"}
         with open(output, "wb") if output else nullcontext() as out:
             write = out.write if out else (lambda chunk: self.stdout.write(chunk.decode(), ending=""))
-            with long_action(actor, "audit.export", params=params) as progress:
-                for chunk in export.ENCODERS[format](export.batches(AuditEntry.objects.all(), through_id)):
+            stream = AuditedExport(actor, format, AuditFilters({}), output=output or "(standard output)")
+            try:
+                for chunk in stream:
                     write(chunk)
-                    progress.size += len(chunk)
+            finally:
+                stream.close()
         if output:
-            self.stderr.write(f"exported {progress.size} bytes to {output}")
+            self.stderr.write(f"exported {stream.progress.size} bytes to {output}")
 
     def purge(self, days=None, archive_dir=None, dry_run=False, **options):
-        result = export.audit_purge(
+        result = audit_purge(
             actor=Actor.for_command("audit purge"), days=days,
             archive_dir=Path(archive_dir) if archive_dir else None, dry_run=dry_run,
         )  # fmt: skip

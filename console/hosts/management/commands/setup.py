@@ -3,12 +3,10 @@ import secrets
 import stat
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from console.access import services as access
-from console.access.models import Role
 from console.actions import Actor
 from console.errors import WharfError
 from console.hosts import services
@@ -28,14 +26,10 @@ class Command(BaseCommand):
         self._local_host()
 
     def _admin(self, username):
-        User = get_user_model()
-        if User.objects.exists():
-            return
         password = os.environ.get("WHARF_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        actor = Actor.for_command("setup")
         try:
-            user = access.user_create(actor=actor, username=username, password=password)
-            access.grant_create(actor=actor, role=Role.objects.get(name="Admin"), user=user)
+            if not access.first_admin(actor=Actor.for_command("setup"), username=username, password=password):
+                return
         except WharfError as exc:
             raise CommandError(f"cannot create the admin account: {exc}") from None
         if "WHARF_ADMIN_PASSWORD" in os.environ:
