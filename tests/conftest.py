@@ -3,12 +3,13 @@ them, users with roles, a live daphne server and a Playwright browser."""
 
 import os
 import threading
+import uuid
 
 import docker.errors
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.harness import DockerEnv
+from tests.harness import TEST_IMAGE, DockerEnv
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -73,6 +74,33 @@ def docker_of(docker_env):
     for host_name, ref in made:
         try:
             client(host_name).api.remove_container(ref, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+
+@pytest.fixture
+def containers(docker_env):
+    """The one container factory: make(host_name="unix-1", cmd="sleep 300", start=True,
+    labels=None, env=None, name=None) -> a docker-py Container on that test daemon;
+    every container made is force-removed at the end."""
+    made = []
+
+    def make(host_name="unix-1", cmd="sleep 300", start=True, labels=None, env=None, name=None):
+        client = docker_env.client(host_name)
+        container = client.containers.create(
+            TEST_IMAGE, cmd, name=name or f"t-{uuid.uuid4().hex[:10]}", labels=labels or {},
+            environment=env or {}, network_mode="none",
+        )  # fmt: skip
+        made.append((client, container.id))
+        if start:
+            container.start()
+        container.reload()
+        return container
+
+    yield make
+    for client, cid in made:
+        try:
+            client.containers.get(cid).remove(force=True)
         except docker.errors.NotFound:
             pass
 
@@ -205,7 +233,17 @@ def page(browser, live_server_url, transactional_db):
     assert refused == []
 
 
+def client_of(user):
+    """A Django test client logged in as `user` (`login` is the browser's)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 def login(page, username, password=PASSWORD):
+    """Log in through the browser's login page."""
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)

@@ -3,7 +3,6 @@
 import html
 import io
 import tarfile
-import uuid
 
 import docker.errors
 import pytest
@@ -14,33 +13,9 @@ from console.audit.models import AuditEntry
 from console.containers.files_services import member_problem, normalize_path
 from console.errors import WharfError
 from tests.conftest import actor_for, run_async
-from tests.harness import TEST_IMAGE
 
 ODD_NAME = 'we ird "name" <b>ü.txt'
 BOTH = pytest.mark.parametrize("host_name", ["unix-1", "tls-1"])
-
-
-@pytest.fixture
-def make_container(docker_env):
-    made = []
-
-    def make(host_name="unix-1", running=True, labels=None):
-        client = docker_env.client(host_name)
-        name = f"c2f-{uuid.uuid4().hex[:10]}"
-        container = client.containers.create(
-            TEST_IMAGE, "sleep 300", name=name, network_mode="none", labels=labels or {}
-        )
-        made.append(container)
-        if running:
-            container.start()
-        return container
-
-    yield make
-    for container in made:
-        try:
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
 
 
 def body(response):
@@ -107,8 +82,8 @@ def test_links_of_the_archive_cannot_be_used_to_climb_out():
 
 
 @BOTH
-def test_a_folder_lists_names_sizes_modes_and_links(admin_client, hosts, make_container, host_name):
-    container = make_container(host_name, running=False)  # stopped containers can be browsed too
+def test_a_folder_lists_names_sizes_modes_and_links(admin_client, hosts, containers, host_name):
+    container = containers(host_name, start=False)  # stopped containers can be browsed too
     response = admin_client.get(files_url(host_name, container, "files/"), {"path": "/etc/../../etc"})
     page = response.content.decode()
     assert response.status_code == 200, page
@@ -123,8 +98,8 @@ def test_a_folder_lists_names_sizes_modes_and_links(admin_client, hosts, make_co
     assert {"bin", "etc"} <= {e.name for e in root.entries if e.kind == "folder"}
 
 
-def test_a_file_shows_its_details_and_a_link_its_target(admin_client, hosts, make_container):
-    container = make_container()
+def test_a_file_shows_its_details_and_a_link_its_target(admin_client, hosts, containers):
+    container = containers()
     listing = admin_client.get(files_url("unix-1", container, "files/"), {"path": "/bin/busybox"}).context[
         "listing"
     ]
@@ -134,17 +109,17 @@ def test_a_file_shows_its_details_and_a_link_its_target(admin_client, hosts, mak
     assert "?path=/bin/busybox" in response.content.decode()
 
 
-def test_a_huge_folder_is_listed_up_to_the_cap(admin_client, hosts, make_container, monkeypatch):
+def test_a_huge_folder_is_listed_up_to_the_cap(admin_client, hosts, containers, monkeypatch):
     from console.containers import files_services
 
     monkeypatch.setattr(files_services, "MAX_ENTRIES", 10)
-    container = make_container()
+    container = containers()
     listing = admin_client.get(files_url("unix-1", container, "files/"), {"path": "/bin"}).context["listing"]
     assert len(listing.entries) == 10 and listing.truncated
 
 
-def test_a_missing_path_says_so(admin_client, hosts, make_container):
-    container = make_container()
+def test_a_missing_path_says_so(admin_client, hosts, containers):
+    container = containers()
     response = admin_client.get(files_url("unix-1", container, "files/"), {"path": "/nope"})
     assert response.status_code == 404
     assert "no such file or folder in container: /nope" in response.content.decode()
@@ -158,8 +133,8 @@ def test_a_missing_path_says_so(admin_client, hosts, make_container):
 
 
 @BOTH
-def test_a_file_with_an_odd_name_goes_up_and_comes_back(admin_client, hosts, make_container, host_name):
-    container = make_container(host_name)
+def test_a_file_with_an_odd_name_goes_up_and_comes_back(admin_client, hosts, containers, host_name):
+    container = containers(host_name)
     content = b"first line\n" + bytes(range(256)) * 64
     upload = SimpleUploadedFile(ODD_NAME, content)
     response = admin_client.post(
@@ -188,8 +163,8 @@ def test_a_file_with_an_odd_name_goes_up_and_comes_back(admin_client, hosts, mak
     assert (down.outcome, down.size_bytes) == ("succeeded", len(content))
 
 
-def test_a_folder_downloads_as_a_tar(admin_client, hosts, make_container):
-    container = make_container()
+def test_a_folder_downloads_as_a_tar(admin_client, hosts, containers):
+    container = containers()
     response = admin_client.get(files_url("unix-1", container, "files/download/"), {"path": "/etc"})
     assert response["Content-Type"] == "application/x-tar"
     assert 'filename="etc.tar"' in response["Content-Disposition"]
@@ -202,8 +177,8 @@ def test_a_folder_downloads_as_a_tar(admin_client, hosts, make_container):
 
 @pytest.mark.django_db(transaction=True)  # the ASGI handler's threads use their own connections
 @pytest.mark.django_db(transaction=True)  # the download is read from worker threads
-def test_downloads_stream_under_asgi_too(hosts, admin_user, make_container):
-    container = make_container()
+def test_downloads_stream_under_asgi_too(hosts, admin_user, containers):
+    container = containers()
 
     async def fetch():
         client = AsyncClient()
@@ -233,8 +208,8 @@ def _tar(*members):
     return buffer.getvalue()
 
 
-def test_a_tar_is_extracted_into_the_folder(admin_client, hosts, make_container):
-    container = make_container()
+def test_a_tar_is_extracted_into_the_folder(admin_client, hosts, containers):
+    container = containers()
     data = _tar(("app", tarfile.DIRTYPE, ""), ("app/run.sh", tarfile.REGTYPE, b"echo hi\n"),
                 ("app/current", tarfile.SYMTYPE, "run.sh"))  # fmt: skip
     upload = SimpleUploadedFile("app.tar", data)
@@ -263,8 +238,8 @@ def test_a_tar_is_extracted_into_the_folder(admin_client, hosts, make_container)
     ],
     ids=["dotdot", "absolute", "dotdot-later", "symlink-absolute", "symlink-up", "hardlink-up"],
 )
-def test_a_tar_that_climbs_out_is_refused_whole(admin_client, hosts, make_container, members):
-    container = make_container()
+def test_a_tar_that_climbs_out_is_refused_whole(admin_client, hosts, containers, members):
+    container = containers()
     container.exec_run("mkdir -p /tmp/inbox")
     upload = SimpleUploadedFile("evil.tar", _tar(*members))
     response = admin_client.post(
@@ -285,9 +260,9 @@ def test_a_tar_that_climbs_out_is_refused_whole(admin_client, hosts, make_contai
     assert entry.outcome == "failed" and entry.error.startswith("Refused:")
 
 
-def test_uploads_over_the_limit_are_refused(admin_client, hosts, make_container, settings):
+def test_uploads_over_the_limit_are_refused(admin_client, hosts, containers, settings):
     settings.CONTAINER_UPLOAD_MAX_BYTES = 100
-    container = make_container()
+    container = containers()
     upload = SimpleUploadedFile("big.bin", b"x" * 5000)
     response = admin_client.post(
         files_url("unix-1", container, "files/upload/"), {"path": "/tmp", "files": [upload]}
@@ -302,8 +277,8 @@ def test_uploads_over_the_limit_are_refused(admin_client, hosts, make_container,
 
 
 @BOTH
-def test_export_streams_the_filesystem_as_a_tar(admin_client, hosts, make_container, host_name):
-    container = make_container(host_name, running=False)
+def test_export_streams_the_filesystem_as_a_tar(admin_client, hosts, containers, host_name):
+    container = containers(host_name, start=False)
     response = admin_client.get(files_url(host_name, container, "export/"))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/x-tar"
@@ -315,11 +290,11 @@ def test_export_streams_the_filesystem_as_a_tar(admin_client, hosts, make_contai
     assert (entry.outcome, entry.size_bytes, entry.target_name) == ("succeeded", len(data), container.name)
 
 
-def test_an_abandoned_export_is_recorded_as_cancelled(admin_user, hosts, make_container):
+def test_an_abandoned_export_is_recorded_as_cancelled(admin_user, hosts, containers):
     from console.containers import files_services
     from console.containers.services import container_target
 
-    container = make_container()
+    container = containers()
     host = hosts["unix-1"]
     chunks = files_services.container_export(
         actor=actor_for(admin_user), host=host, container=container_target(actor_for(admin_user), host, container.name, "container.export")
@@ -333,8 +308,8 @@ def test_an_abandoned_export_is_recorded_as_cancelled(admin_user, hosts, make_co
 # --- who may -----------------------------------------------------------------------------
 
 
-def test_viewer_may_browse_but_not_download_upload_or_export(client, make_user, hosts, make_container):
-    container = make_container()
+def test_viewer_may_browse_but_not_download_upload_or_export(client, make_user, hosts, containers):
+    container = containers()
     client.force_login(make_user("viewer", role="Viewer"))
     response = client.get(files_url("unix-1", container, "files/"), {"path": "/etc"})
     assert response.status_code == 403  # the Viewer role has no container.files
@@ -357,9 +332,9 @@ def test_viewer_may_browse_but_not_download_upload_or_export(client, make_user, 
         container.get_archive("/tmp/x.txt")
 
 
-def test_label_scoped_operator_downloads_only_from_its_containers(client, make_user, hosts, make_container):
-    ours = make_container(labels={"team": "blue"})
-    theirs = make_container(labels={"team": "red"})
+def test_label_scoped_operator_downloads_only_from_its_containers(client, make_user, hosts, containers):
+    ours = containers(labels={"team": "blue"})
+    theirs = containers(labels={"team": "red"})
     client.force_login(make_user("blue-op", role="Operator", host=hosts["unix-1"], label="team=blue"))
     response = client.get(files_url("unix-1", ours, "files/download/"), {"path": "/etc/hostname"})
     assert response.status_code == 200 and body(response).strip()

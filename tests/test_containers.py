@@ -8,46 +8,14 @@ import uuid
 
 import docker.errors
 import pytest
-from django.test import Client
 
 from console.audit.models import AuditEntry
 from console.hosts.models import Host
+from tests.conftest import client_of
 from tests.harness import TEST_IMAGE
 
 XSS = "<script>alert(1)</script>"
 BOTH = pytest.mark.parametrize("host_name", ["unix-1", "tls-1"])
-
-
-@pytest.fixture
-def containers(docker_env):
-    """make(host_name, cmd="sleep 300", start=True, labels=None, env=None) -> docker-py
-    Container; every container made is force-removed at the end."""
-    made = []
-
-    def make(host_name, cmd="sleep 300", start=True, labels=None, env=None, name=None):
-        client = docker_env.client(host_name)
-        container = client.containers.create(
-            TEST_IMAGE, cmd, name=name or f"t-{uuid.uuid4().hex[:10]}", labels=labels or {},
-            environment=env or {}, network_mode="none",
-        )  # fmt: skip
-        made.append((client, container.id))
-        if start:
-            container.start()
-        container.reload()
-        return container
-
-    yield make
-    for client, cid in made:
-        try:
-            client.containers.get(cid).remove(force=True)
-        except docker.errors.NotFound:
-            pass
-
-
-def login(user):
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def state(docker_env, host_name, container):
@@ -82,7 +50,7 @@ def viewer(make_user):
 @BOTH
 def test_lifecycle_round_trip(host_name, hosts, docker_env, containers, operator):
     c = containers(host_name)
-    web = login(operator)
+    web = client_of(operator)
     steps = [
         ("stop", {"timeout": "1"}, lambda s: s["Status"] == "exited"),
         ("start", {}, lambda s: s["Running"]),
@@ -117,7 +85,7 @@ def test_lifecycle_round_trip(host_name, hosts, docker_env, containers, operator
 @BOTH
 def test_remove_running_needs_force(host_name, hosts, docker_env, containers, operator):
     c = containers(host_name)
-    web = login(operator)
+    web = client_of(operator)
     response = act(web, host_name, c, "remove")
     assert response.status_code == 409
     assert f"container {c.name} is running: stop it first or use force" in response.content.decode()
@@ -133,7 +101,7 @@ def test_remove_running_needs_force(host_name, hosts, docker_env, containers, op
 
 def test_remove_link_names_only_a_link_of_that_container(hosts, containers, operator):
     c = containers("unix-1")
-    response = act(login(operator), "unix-1", c, "remove", link="/someone-else/db")
+    response = act(client_of(operator), "unix-1", c, "remove", link="/someone-else/db")
     assert response.status_code == 404
     assert f"there is no link /{c.name}/db on host unix-1" in response.content.decode()
     assert entries(action="container.remove", outcome="failed").get().params == {"link": f"/{c.name}/db"}
@@ -141,7 +109,7 @@ def test_remove_link_names_only_a_link_of_that_container(hosts, containers, oper
 
 def test_bad_input_comes_back_next_to_the_field(hosts, docker_env, containers, operator):
     c = containers("unix-1")
-    web = login(operator)
+    web = client_of(operator)
     response = act(web, "unix-1", c, "stop", timeout="soon")
     assert response.status_code == 400
     assert "The timeout is a whole number of seconds from 0 to 3600." in response.content.decode()
@@ -154,7 +122,7 @@ def test_bad_input_comes_back_next_to_the_field(hosts, docker_env, containers, o
 def test_conflicts_are_explained(hosts, docker_env, containers, operator):
     c = containers("unix-1")
     other = containers("unix-1", start=False)
-    web = login(operator)
+    web = client_of(operator)
     response = act(web, "unix-1", c, "rename", new_name=other.name)
     assert response.status_code == 409
     assert f"the name {other.name} is already in use on host unix-1" in response.content.decode()
@@ -171,7 +139,7 @@ def test_conflicts_are_explained(hosts, docker_env, containers, operator):
 def test_removed_meanwhile_is_reported_clearly(host_name, hosts, docker_env, containers, operator):
     c = containers(host_name)
     docker_env.client(host_name).api.remove_container(c.id, force=True)
-    web = login(operator)
+    web = client_of(operator)
     message = f"There is no container {c.id[:12]} on host {host_name}."
     response = act(web, host_name, c, "stop")
     assert response.status_code == 404 and message in response.content.decode()
@@ -186,7 +154,7 @@ def test_removed_meanwhile_is_reported_clearly(host_name, hosts, docker_env, con
 @BOTH
 def test_top_of_a_running_container(host_name, hosts, containers, viewer):
     c = containers(host_name)
-    web = login(viewer)
+    web = client_of(viewer)
     page = web.get(f"/hosts/{host_name}/containers/{c.name}/top/")
     assert page.status_code == 200
     text = page.content.decode()
@@ -210,7 +178,7 @@ def test_top_never_shows_the_environment(hosts, containers, viewer):
     from console.containers.services import PS_PRESETS
 
     c = containers("unix-1", env={"DB_PASSWORD": SECRET})
-    web = login(viewer)
+    web = client_of(viewer)
     url = f"/hosts/unix-1/containers/{c.name}/top/"
     for ps in PS_PRESETS + ("-eo pid,ppid,user,stat,rss,vsz,comm,args", "-o pid,cmd"):
         page = web.get(url, {"ps": ps})
@@ -226,7 +194,7 @@ def test_top_never_shows_the_environment(hosts, containers, viewer):
 
 def test_top_of_a_stopped_container_says_so(hosts, containers, viewer):
     c = containers("unix-1", start=False)
-    page = login(viewer).get(f"/hosts/unix-1/containers/{c.name}/top/")
+    page = client_of(viewer).get(f"/hosts/unix-1/containers/{c.name}/top/")
     assert page.status_code == 409
     assert f"container {c.name} is not running on host unix-1" in page.content.decode()
 
@@ -238,7 +206,7 @@ def test_diff_after_a_write(host_name, hosts, docker_env, containers, viewer):
     deadline = time.monotonic() + 10
     while not any(ch["Path"] == "/tmp/new" for ch in api.diff(c.id) or []) and time.monotonic() < deadline:
         time.sleep(0.1)
-    web = login(viewer)
+    web = client_of(viewer)
     url = f"/hosts/{host_name}/containers/{c.name}/diff/"
     text = web.get(url).content.decode()
     assert (
@@ -265,7 +233,7 @@ def test_bulk_reports_each_container(hosts, docker_env, containers, operator):
     running = containers("tls-1")
     gone = containers("unix-1", start=False)
     docker_env.client("unix-1").api.remove_container(gone.id)
-    web = login(operator)
+    web = client_of(operator)
     selection = [f"unix-1/{stopped.id}", f"tls-1/{running.id}", f"unix-1/{gone.id}", "nowhere/abc"]
     page = web.post(
         "/containers/actions/", {"action": "remove", "c": selection, "next": "/containers/?all=1"}
@@ -287,7 +255,7 @@ def test_bulk_reports_each_container(hosts, docker_env, containers, operator):
 
 def test_bulk_stop_with_timeout_across_hosts(hosts, docker_env, containers, operator):
     a, b = containers("unix-1"), containers("tls-1")
-    page = login(operator).post(
+    page = client_of(operator).post(
         "/containers/actions/", {"action": "stop", "timeout": "1", "c": [f"unix-1/{a.id}", f"tls-1/{b.id}"]}
     )
     assert page.content.decode().count('data-outcome="succeeded"') == 2
@@ -297,7 +265,7 @@ def test_bulk_stop_with_timeout_across_hosts(hosts, docker_env, containers, oper
 
 def test_bulk_bad_timeout_shows_on_the_list(hosts, docker_env, containers, operator):
     a = containers("unix-1")
-    page = login(operator).post(
+    page = client_of(operator).post(
         "/containers/actions/",
         {"action": "stop", "timeout": "-5", "c": [f"unix-1/{a.id}"], "next": "/hosts/unix-1/containers/"},
     )
@@ -317,7 +285,7 @@ def test_prune_confirms_by_name_and_removes_only_stopped(hosts, docker_env, cont
     exited = containers("unix-2", cmd="true")
     docker_env.client("unix-2").api.wait(exited.id, timeout=10)
     running = containers("unix-2")
-    web = login(operator)
+    web = client_of(operator)
     page = web.get("/hosts/unix-2/containers/prune/")
     assert page.status_code == 200
     text = page.content.decode()
@@ -335,7 +303,7 @@ def test_prune_confirms_by_name_and_removes_only_stopped(hosts, docker_env, cont
 
 def test_prune_never_removes_a_container_that_runs_now(hosts, docker_env, containers, operator):
     c = containers("unix-2", start=False)
-    web = login(operator)
+    web = client_of(operator)
     assert c.id in web.get("/hosts/unix-2/containers/prune/").content.decode()
     c.start()  # started between the confirmation and the click
     text = web.post("/hosts/unix-2/containers/prune/", {"id": [c.id]}).content.decode()
@@ -345,13 +313,13 @@ def test_prune_never_removes_a_container_that_runs_now(hosts, docker_env, contai
 
 def test_prune_denied(hosts, docker_env, containers, make_user):
     c = containers("unix-2", start=False)
-    dev = login(make_user("dev", role="Developer"))
+    dev = client_of(make_user("dev", role="Developer"))
     assert dev.get("/hosts/unix-2/containers/prune/").status_code == 403
     assert entries(action="container.prune", outcome="denied").count() == 1
     assert dev.post("/hosts/unix-2/containers/prune/", {"id": [c.id]}).status_code == 403
     assert state(docker_env, "unix-2", c) is not None
     assert entries(action="container.prune", outcome="denied").count() == 2
-    scoped_operator = login(make_user("op2", role="Operator", host=hosts["unix-2"], label="team=x"))
+    scoped_operator = client_of(make_user("op2", role="Operator", host=hosts["unix-2"], label="team=x"))
     assert scoped_operator.get("/hosts/unix-2/containers/prune/").status_code == 403
 
 
@@ -476,18 +444,18 @@ def test_secrets_masked_unless_allowed_to_remove(host_name, hosts, containers, v
     c = containers(host_name, env=env)
     for page in ("", "inspect/"):
         url = f"/hosts/{host_name}/containers/{c.name}/{page}"
-        shown_to_viewer = login(viewer).get(url).content.decode()
+        shown_to_viewer = client_of(viewer).get(url).content.decode()
         for secret in ("hunter2", "tok-123", "pw9"):
             assert secret not in shown_to_viewer, (page, secret)
         assert "visible" in shown_to_viewer and "••••••••" in shown_to_viewer
-        shown_to_operator = login(operator).get(url).content.decode()
+        shown_to_operator = client_of(operator).get(url).content.decode()
         for secret in ("hunter2", "tok-123", "pw9"):
             assert secret in shown_to_operator, (page, secret)
 
 
 def test_viewer_sees_no_buttons_and_is_denied_stop(hosts, docker_env, containers, viewer):
     c = containers("unix-1")
-    web = login(viewer)
+    web = client_of(viewer)
     text = web.get(f"/hosts/unix-1/containers/{c.name}/").content.decode()
     assert ">Stop</button>" not in text and "Processes" in text
     listing = web.get("/containers/").content.decode()
@@ -525,20 +493,20 @@ def test_operator_may_and_viewer_may_not(action, hosts, docker_env, containers, 
     how, data, after = ACTIONS[action]
     c = _prepared(containers, docker_env, "unix-1", how)
     before = state(docker_env, "unix-1", c)
-    assert act(login(viewer), "unix-1", c, action, **data).status_code == 403
+    assert act(client_of(viewer), "unix-1", c, action, **data).status_code == 403
     assert state(docker_env, "unix-1", c) == before
     assert docker_env.client("unix-1").containers.get(c.id).name == c.name
     denied = entries(action=f"container.{action}", outcome="denied")
     assert denied.count() == 1 and denied.get().actor_name == "viewer" and denied.get().target_name == c.name
 
-    assert act(login(operator), "unix-1", c, action, **data).status_code == 302
+    assert act(client_of(operator), "unix-1", c, action, **data).status_code == 302
     assert after(state(docker_env, "unix-1", c))
     assert entries(action=f"container.{action}", outcome="succeeded", actor_name="op").count() == 1
 
 
 def test_operator_on_one_host_only(hosts, docker_env, containers, make_user):
     c = containers("unix-2")
-    web = login(make_user("op1", role="Operator", host=hosts["unix-1"]))
+    web = client_of(make_user("op1", role="Operator", host=hosts["unix-1"]))
     assert act(web, "unix-2", c, "stop").status_code == 404  # a host one may not see does not exist
     assert state(docker_env, "unix-2", c)["Running"]
     assert f'data-name="{c.name}"' not in web.get("/containers/").content.decode()
@@ -552,7 +520,7 @@ def test_label_scoped_developer(hosts, docker_env, containers, make_user):
     theirs = containers("unix-1", labels={"team": "other"})
     elsewhere = containers("unix-2", labels={"team": "payments"})
     dev = make_user("dev", role="Developer", host=hosts["unix-1"], label="team=payments")
-    web = login(dev)
+    web = client_of(dev)
     names = {mine.name, theirs.name, elsewhere.name}
     assert _names_in(web.get("/hosts/unix-1/containers/").content.decode(), names) == {mine.name}
     assert _names_in(web.get("/containers/?all=1").content.decode(), names) == {mine.name}
@@ -594,9 +562,9 @@ def test_developer_with_two_labels_sees_both(hosts, containers, make_user):
     Grant.objects.create(user=dev, role=Role.objects.get(name="Developer"), host=hosts["unix-1"],
                          label_key="team", label_value="web")  # fmt: skip
     names = {pay.name, web_c.name, other.name}
-    text = login(dev).get("/hosts/unix-1/containers/").content.decode()
+    text = client_of(dev).get("/hosts/unix-1/containers/").content.decode()
     assert _names_in(text, names) == {pay.name, web_c.name}
-    text = login(dev).get("/hosts/unix-1/containers/?label=team=web").content.decode()
+    text = client_of(dev).get("/hosts/unix-1/containers/?label=team=web").content.decode()
     assert _names_in(text, names) == {web_c.name}
 
 
@@ -606,9 +574,9 @@ def test_scoped_user_without_container_view_is_refused_the_list(hosts, make_user
     role = Role.objects.create(name="HostsOnly", permissions=["host.view"])
     user = make_user("h")
     Grant.objects.create(user=user, role=role, host=hosts["unix-1"])
-    assert login(user).get("/hosts/unix-1/containers/").status_code == 403
+    assert client_of(user).get("/hosts/unix-1/containers/").status_code == 403
     assert entries(action="container.view", outcome="denied", host_name="unix-1").count() == 1
-    assert login(user).get("/containers/").status_code == 200
+    assert client_of(user).get("/containers/").status_code == 200
 
 
 # --- in the browser ----------------------------------------------------------------
@@ -654,7 +622,7 @@ def test_filter_tick_and_stop_in_the_browser(page, hosts, admin_user, docker_env
 def test_reads_are_recorded_when_asked(hosts, containers, make_user, settings):
     settings.AUDIT_READS = True
     c = containers("unix-1", labels={"team": "payments"})
-    dev = login(make_user("dev", role="Developer", host=hosts["unix-1"], label="team=payments"))
+    dev = client_of(make_user("dev", role="Developer", host=hosts["unix-1"], label="team=payments"))
     assert dev.get("/hosts/unix-1/containers/").status_code == 200
     assert dev.get(f"/hosts/unix-1/containers/{c.name}/top/").status_code == 200
     reads = entries(action__in=["container.view", "container.top"], outcome="succeeded", actor_name="dev")

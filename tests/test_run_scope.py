@@ -210,16 +210,10 @@ def shared_tag(docker_of):
         pass
 
 
-def team_container(docker_of, labels):
-    name = unique()
-    docker_of.made.append(("unix-1", name))
-    return docker_of("unix-1").containers.create(TEST_IMAGE, ["true"], name=name, labels=labels, network_mode="none")
-
-
-def test_a_label_scoped_commit_never_moves_an_existing_tag(client, make_user, hosts, docker_of, shared_tag):
+def test_a_label_scoped_commit_never_moves_an_existing_tag(client, make_user, hosts, docker_of, containers, shared_tag):
     reference, image_id = shared_tag
     user = user_with(make_user, hosts, "team-a", "Operator", label="team=a")
-    container = team_container(docker_of, {"team": "a"})
+    container = containers(cmd="true", start=False, labels={"team": "a"})
     client.force_login(user)
     url = f"/hosts/unix-1/containers/{container.id}/commit/"
     response = client.post(url, {"repository": reference, "pause": "on"})
@@ -234,10 +228,10 @@ def test_a_label_scoped_commit_never_moves_an_existing_tag(client, make_user, ho
     docker_of("unix-1").api.remove_image(new_tag, force=True)
 
 
-def test_a_host_wide_commit_may_move_a_tag(client, make_user, hosts, docker_of, shared_tag):
+def test_a_host_wide_commit_may_move_a_tag(client, make_user, hosts, docker_of, containers, shared_tag):
     reference, image_id = shared_tag
     user = user_with(make_user, hosts, "operator", "Operator")
-    container = team_container(docker_of, {})
+    container = containers(cmd="true", start=False)
     client.force_login(user)
     response = client.post(f"/hosts/unix-1/containers/{container.id}/commit/", {"repository": reference})
     assert response.status_code == 200, response.content.decode()
