@@ -14,12 +14,6 @@ from console.containers.services import ContainerQuery
 from console.errors import DockerConflict, InvalidInput
 from console.hosts.services import host_for, no_host_notice, visible_hosts
 
-SORT_COLUMNS = (
-    ("name", "Name"), ("image", "Image"), (None, "Command"), ("state", "State"),
-    ("status", "Status"), ("created", "Created"), (None, "Ports"),
-)  # fmt: skip
-
-
 # --- lists ----------------------------------------------------------------------
 
 
@@ -40,19 +34,15 @@ def _render_list(request, name, params, here, bulk_errors=None, status=200):
         hosts = [h for h in choices if h.name == query.host] if query.host else choices
         listing = services.container_list(actor=actor, hosts=hosts, query=query)
     bulk = services.bulk_actions(actor=actor, hosts=hosts)
-    columns = [
-        (label, key, _sort_link(query, key))
-        for key, label in SORT_COLUMNS + (() if host else (("host", "Host"),))
-    ]
+    options = dict(show_host=host is None, show_labels=query.labels, selectable=bool(bulk))
+    columns = tables.columns(**options)
     context = {
         "host": host,
         "query": query,
         "listing": listing,
-        "rows_html": tables.rows_html(
-            listing.rows, show_host=host is None, show_labels=query.labels, selectable=bool(bulk)
-        ),
-        "columns": columns,
-        "column_count": len(columns) + bool(bulk) + query.labels,
+        "rows_html": tables.rows_html(listing.rows, **options),
+        "columns": [(column, _sort_link(query, column.sort)) for column in columns],
+        "column_count": len(columns),
         "show_all": urlencode(query.params(all=True)),
         "host_choices": choices,
         "states": services.STATES,
@@ -70,14 +60,15 @@ def _render_list(request, name, params, here, bulk_errors=None, status=200):
 
 
 def _sort_link(query, key):
-    """(query string, arrow) for a column header: click again to reverse."""
+    """(query string, arrow, aria-sort) for a column header: click again to reverse."""
     if key is None:
         return None
     current = query.sort.lstrip("-")
     descending = query.sort.startswith("-")
     new = f"-{key}" if current == key and not descending else key
-    arrow = ("▼" if descending else "▲") if current == key else ""
-    return urlencode(query.params(sort=new)), arrow
+    if current != key:
+        return urlencode(query.params(sort=new)), "", ""
+    return urlencode(query.params(sort=new)), "▼" if descending else "▲", "descending" if descending else "ascending"
 
 
 @require_POST
