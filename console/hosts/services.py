@@ -70,14 +70,19 @@ def host_test(*, actor, host):
 
 
 def secrets_rotate(*, actor):
-    """Re-encrypt every stored secret with the newest key; the number of hosts."""
+    """Re-encrypt every stored secret with the newest key: hosts' TLS material and
+    registries' passwords; the number of each."""
+    from console.registries.models import Registry
 
     def reencrypt():
-        with transaction.atomic():
+        with transaction.atomic():  # reading decrypts with any key; saving uses the newest
             hosts = list(Host.objects.select_for_update())
-            for host in hosts:  # reading decrypts with any key; saving uses the newest
+            for host in hosts:
                 host.save(update_fields=["tls_ca", "tls_cert", "tls_key"])
-        return len(hosts)
+            registries = list(Registry.objects.select_for_update())
+            for registry in registries:
+                registry.save(update_fields=["password"])
+        return len(hosts), len(registries)
 
     return perform(actor, "secrets.rotate", run=reencrypt)
 

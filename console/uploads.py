@@ -1,0 +1,43 @@
+"""Large uploads (files into a container, image tars): a limit checked while the body is
+read, whatever the request claimed. The files themselves are spooled to temporary files
+by Django's usual handlers, never held in memory."""
+
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+
+
+class UploadLimit(FileUploadHandler):
+    """Stops reading an upload once it is over `limit` bytes."""
+
+    def __init__(self, request=None, limit=0):
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+        self.exceeded = False
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.exceeded = True
+            raise StopUpload(connection_reset=True)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def declared_over(request, limit):
+    """Is the declared body larger than the limit (and a little room for the form)?"""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    return declared.isdigit() and int(declared) > limit + 1024 * 1024
+
+
+def limit_uploads(request, limit):
+    """Put an UploadLimit in front of the request's upload handlers; it says whether the
+    upload went over."""
+    handler = UploadLimit(request, limit)
+    request.upload_handlers.insert(0, handler)
+    return handler
+
+
+def over_limit_message(limit):
+    return f"The upload is over the limit of {limit} bytes."
