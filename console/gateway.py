@@ -722,7 +722,7 @@ def image_remove(host, ref, *, force=False, no_prune=False):
 
 def _in_use(host, ref, text):
     """Docker's refusal to remove an image, in plain words."""
-    if "being used by" in text and "container" in text:
+    if "being used by" in text or "is using its referenced image" in text:
         return f"image {ref} is used by a container on host {host.name}: remove the container first, or force"
     if "referenced in multiple repositories" in text:
         return f"image {ref} has several tags: remove them one by one, or force"

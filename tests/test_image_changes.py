@@ -60,7 +60,7 @@ def test_tag_and_untag(admin_client, hosts, docker_env, image_of):
     assert response.status_code == 400 and "is not repository[:tag]" in response.content.decode()
     admin_client.post(url, {"action": "untag", "reference": f"{repo}:two"})
     assert client.images.get(image_id).tags == [f"{repo}:1"]
-    actions = list(AuditEntry.objects.filter(action__in=["image.tag", "image.untag"]).values_list("action", "outcome"))
+    actions = list(AuditEntry.objects.filter(action__in=["image.tag", "image.untag"]).order_by("id").values_list("action", "outcome"))
     assert actions == [("image.tag", "succeeded"), ("image.untag", "succeeded")]
 
 
@@ -81,7 +81,7 @@ def test_rmi_in_use_is_refused_with_the_container_named_and_force_works(admin_cl
         assert repo not in str(client.images.list())
     finally:
         user.remove(force=True)
-    outcomes = list(AuditEntry.objects.filter(action="image.remove").values_list("outcome", flat=True))
+    outcomes = list(AuditEntry.objects.filter(action="image.remove").order_by("id").values_list("outcome", flat=True))
     assert outcomes == ["failed", "succeeded"]
 
 
@@ -89,13 +89,18 @@ def test_bulk_remove_reports_each_image(admin_client, hosts, docker_env, image_o
     free, used = _name(), _name()
     image_of("unix-1", free)
     used_id = image_of("unix-2", used)
-    user = docker_env.client("unix-2").containers.create(used_id, ["true"], network_mode="none")
+    user = docker_env.client("unix-2").containers.create(used_id, ["true"], network_mode="none", name=_name())
     try:
         response = admin_client.post("/images/actions/", {
             "action": "remove", "i": [f"unix-1/{free}:1", f"unix-2/{used}:1", "nowhere/x:1"],
         })  # fmt: skip
-        rows = {tr.attrs["data-name"]: tr.attrs["data-outcome"] for tr, _ in table_rows(html_tree(response).find("table"))}
-        assert rows == {f"{free}:1": "succeeded", f"{used}:1": "succeeded", "x:1": "failed"}
+        rows = {
+            tr.attrs["data-name"]: (tr.attrs["data-outcome"], cells["Details"].text())
+            for tr, cells in table_rows(html_tree(response).find("table"))
+        }
+        assert rows[f"{free}:1"] == ("succeeded", f"untagged {free}:1; deleted 1 layer")
+        assert rows[f"{used}:1"][0] == "failed" and user.name in rows[f"{used}:1"][1]
+        assert rows["x:1"] == ("failed", "no host nowhere you may see")
     finally:
         user.remove(force=True)
 
@@ -131,7 +136,7 @@ def test_save_on_one_host_and_load_on_another_gives_the_same_image(admin_client,
     image_of.made.append((docker_env.client("unix-2"), image_id))
     assert docker_env.client("unix-2").images.get(f"{repo}:1").id == image_id
     save = AuditEntry.objects.get(action="image.save")
-    assert save.outcome == "succeeded" and save.size == saved.stat().st_size
+    assert save.outcome == "succeeded" and save.size_bytes == saved.stat().st_size
 
 
 def test_a_corrupt_tar_gives_the_daemons_message(admin_client, hosts):
