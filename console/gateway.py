@@ -827,4 +827,6 @@ def registry_login(host, *, address, username, password):
         return call(host, auth).get("Status", "")
     except WharfError as exc:
         text = str(exc).replace(password, "[redacted]") if password else str(exc)
+        if "401" in text or "unauthorized" in text.lower():
+            text = f"{address} refused the username or password (asked through host {host.name})"
         raise type(exc)(text) from None
