@@ -2,14 +2,18 @@
 `services.image_list`, how many containers use each image, the dangling filter, the
 sort order, and what a ticked row stands for in a bulk action."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
 from django.utils.http import urlencode
 
 from console import gateway
+from console.access import policy
+from console.catalog import REGISTRY
 from console.errors import WharfError
 from console.images import services
 
+_counter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-usage")
 SORTS = {
     "repository": lambda r: (r.repository, r.tag), "tag": lambda r: (r.tag, r.repository),
     "created": lambda r: r.created, "size": lambda r: r.size,
@@ -64,9 +68,11 @@ def row_reference(row):
 def image_table(*, actor, hosts, query):
     """`services.image_list` for the query, each row with `containers` (how many
     containers use its image) and `reference`, filtered and sorted."""
+    view = REGISTRY["image.view"]
+    allowed = [h for h in hosts if actor.system or policy.permits(actor.user, view, h)]
+    counting = _counter.submit(gateway.gather, allowed, gateway.containers_by_image)  # meanwhile
     listing = services.image_list(actor=actor, hosts=hosts, intermediate=query.all, reference=query.reference)
-    listed = {r.host.pk: r.host for r in listing.rows}
-    counts = gateway.gather(listed.values(), gateway.containers_by_image)
+    counts = counting.result()
     for row in listing.rows:
         used = counts.get(row.host.pk)
         row.containers = None if isinstance(used, WharfError) else used.get(row.id, 0)

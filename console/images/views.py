@@ -15,7 +15,7 @@ from console.actions import REGISTRY, Actor, authorize, require
 from console.containers.views import _safe_next
 from console.errors import ActionDenied, WharfError
 from console.hosts.services import host_details, host_for, visible_hosts
-from console.images import changes, detail, listing, search
+from console.images import changes, detail, listing, search, tables
 from console.images.forms import ImportForm, LoadForm, TagForm
 from console.streaming import download_response
 from console.uploads import declared_over, limit_uploads, over_limit_message
@@ -41,11 +41,13 @@ def image_list(request, name=None):
         hosts = [h for h in choices if h.name == query.host] if query.host else choices
     table = listing.image_table(actor=actor, hosts=hosts, query=query)
     columns = COLUMNS + (() if host else (("host", "Host"),))
+    can_remove, can_save = _anywhere(actor, "image.remove", hosts), _anywhere(actor, "image.save", hosts)
     context = {
         "host": host, "query": query, "listing": table, "host_choices": choices,
         "columns": [(label, key and query.sort_link(key)) for key, label in columns],
-        "can_remove": _anywhere(actor, "image.remove", hosts),
-        "can_save": _anywhere(actor, "image.save", hosts),
+        "can_remove": can_remove, "can_save": can_save,
+        "rows_html": tables.rows_html(table.rows, show_host=host is None, selectable=can_remove or can_save,
+                                      no_trunc=query.no_trunc),
         "can_prune": host is not None and _anywhere(actor, "image.prune", hosts),
         "can_load": host is not None and _anywhere(actor, "image.load", hosts),
         "here": request.get_full_path(),
