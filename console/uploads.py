@@ -4,6 +4,10 @@ by Django's usual handlers, never held in memory."""
 
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
+from console.errors import WharfError
+
+BLOCK = 1024 * 1024
+
 
 class UploadLimit(FileUploadHandler):
     """Stops reading an upload once it is over `limit` bytes."""
@@ -41,3 +45,14 @@ def limit_uploads(request, limit):
 
 def over_limit_message(limit):
     return f"The upload is over the limit of {limit} bytes."
+
+
+def body_blocks(request, limit):
+    """A request's body itself (a raw upload, not a form) read in blocks as it arrives,
+    refused once it is over `limit` bytes."""
+    received = 0
+    while block := request.read(BLOCK):
+        received += len(block)
+        if received > limit:
+            raise WharfError(over_limit_message(limit))
+        yield block

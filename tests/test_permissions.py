@@ -141,7 +141,7 @@ def _registry(case):
 
 
 def _saved(case):
-    return SimpleUploadedFile("saved.tar", b"".join(case.docker.api.get_image(TEST_IMAGE)))
+    return b"".join(case.docker.api.get_image(TEST_IMAGE))
 
 
 # Objects an action changes are made before the "untouched" snapshot: PREPARE[code](case).
@@ -211,7 +211,9 @@ INVOKE = {
     "image.remove": lambda c: image_changes.image_remove(actor=c.actor, host=c.host, ref=c.prepared),
     "image.prune": lambda c: image_changes.image_prune(actor=c.actor, host=c.host, ids=[c.prepared]),
     "image.save": lambda c: b"".join(image_changes.image_save(actor=c.actor, host=c.host, refs=[TEST_IMAGE])),
-    "image.load": lambda c: image_changes.image_load(actor=c.actor, host=c.host, upload=c.prepared),
+    "image.load": lambda c: image_changes.image_load(
+        actor=c.actor, host=c.host, name="saved.tar", size=len(c.prepared), chunks=[c.prepared]
+    ),
     "image.import": lambda c: image_changes.image_import(
         actor=c.actor, host=c.host, repository="matrix/imported", tag="1",
         upload=SimpleUploadedFile("root.tar", rootfs_tar()),

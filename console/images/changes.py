@@ -214,19 +214,25 @@ def image_save(*, actor, host, refs):
     return chunks
 
 
-def _blocks(upload, progress):
-    """An uploaded file (spooled to disk) read in blocks, counted as they go."""
+def file_blocks(upload):
+    """An uploaded file (spooled to disk by Django) read in blocks."""
     upload.seek(0)
     while block := upload.read(CHUNK):
-        progress.size += len(block)
         yield block
 
 
-def image_load(*, actor, host, upload):
-    """`docker load -i FILE`: the names Docker reports ("busybox:latest", or an id)."""
-    params = {"file": upload.name, "bytes": upload.size}
-    with long_action(actor, "image.load", host=host, target=Target(name=upload.name), params=params) as progress:
-        messages = gateway.image_load(host, _blocks(upload, progress))
+def _counted(chunks, progress):
+    for chunk in chunks:
+        progress.size += len(chunk)
+        yield chunk
+
+
+def image_load(*, actor, host, name, size, chunks):
+    """`docker load`: a tar (blocks of an upload, sent on as they come) into the daemon;
+    the names Docker reports ("busybox:latest", or an id)."""
+    params = {"file": name, "bytes": size}
+    with long_action(actor, "image.load", host=host, target=Target(name=name), params=params) as progress:
+        messages = gateway.image_load(host, _counted(chunks, progress))
         loaded = [m.split(": ", 1)[1] for m in messages if m.startswith("Loaded image")]
         progress.note = "loaded " + ", ".join(loaded) if loaded else ""
         return loaded
@@ -240,7 +246,7 @@ def image_import(*, actor, host, repository, tag, changes=(), message="", upload
     params = {"source": url or upload.name, "repository": repository, "tag": tag,
               "changes": list(changes), "message": message}  # fmt: skip
     with long_action(actor, "image.import", host=host, target=Target(name=name), params=params) as progress:
-        chunks = _blocks(upload, progress) if upload else None
+        chunks = _counted(file_blocks(upload), progress) if upload else None
         image_id = gateway.image_import(
             host, chunks=chunks, url=url, repository=repository, tag=tag, changes=changes, message=message
         )

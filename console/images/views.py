@@ -2,6 +2,7 @@
 prune, save, load, import, search and the registry mirrors of a host."""
 
 import json
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,7 +19,7 @@ from console.hosts.services import host_details, host_for, visible_hosts
 from console.images import changes, detail, listing, search, tables
 from console.images.forms import ImportForm, LoadForm, TagForm
 from console.streaming import download_response
-from console.uploads import declared_over, limit_uploads, over_limit_message
+from console.uploads import body_blocks, declared_over, limit_uploads, over_limit_message
 
 COLUMNS = (
     ("repository", "Repository"), ("tag", "Tag"), (None, "Image id"), ("created", "Created"),
@@ -213,21 +214,31 @@ def _upload_view(code, page):
 
 
 def _load_page(request, actor, host, handler):
-    form = LoadForm(request.POST or None, request.FILES or None)
-    context = {"host": host, "form": form, "limit": settings.IMAGE_UPLOAD_MAX_BYTES}
+    """`docker load`: the tar comes as the request body itself (the page's script sends
+    it so, and it goes on to the daemon as it arrives) or as a form's file (spooled)."""
+    limit = settings.IMAGE_UPLOAD_MAX_BYTES
+    raw = request.method == "POST" and request.content_type == "application/x-tar"
+    form = LoadForm(None if raw else request.POST or None, None if raw else request.FILES or None)
+    context = {"host": host, "form": form, "limit": limit}
     if handler is None:
         return render(request, "images/load.html", context)
-    if handler.exceeded:
-        form.add_error(None, over_limit_message(settings.IMAGE_UPLOAD_MAX_BYTES))
+    if raw:
+        name = unquote(request.headers.get("X-File-Name", ""))[:255] or "image.tar"
+        size, chunks = request.META.get("CONTENT_LENGTH", ""), body_blocks(request, limit)
+    elif handler.exceeded:
+        form.add_error(None, over_limit_message(limit))
         return render(request, "images/load.html", context, status=413)
-    if not form.is_valid():
+    elif not form.is_valid():
         return render(request, "images/load.html", context, status=400)
+    else:
+        upload = form.cleaned_data["file"]
+        name, size, chunks = upload.name, upload.size, changes.file_blocks(upload)
     try:
-        context["loaded"] = changes.image_load(actor=actor, host=host, upload=form.cleaned_data["file"])
+        context["loaded"] = changes.image_load(actor=actor, host=host, name=name, size=size, chunks=chunks)
     except ActionDenied:
         raise
     except WharfError as exc:
-        form.add_error("file", str(exc))
+        form.add_error(None, str(exc))
         return render(request, "images/load.html", context, status=exc.status)
     return render(request, "images/load.html", context)
 
