@@ -106,6 +106,18 @@ def host_for(actor, name):
         raise Http404("No such host") from None
 
 
+def selected_hosts(actor, names):
+    """The hosts a selection across hosts names, by name: those the actor may see, None
+    for the others (each lookup is `host_for`: the refusals are on the record)."""
+    found = {}
+    for name in dict.fromkeys(names):
+        try:
+            found[name] = host_for(actor, name)
+        except Http404:
+            found[name] = None
+    return found
+
+
 def host_details(host):
     return gateway.host_details(host)
 

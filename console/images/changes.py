@@ -10,13 +10,11 @@ import re
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from django.http import Http404
-
 from console import cli, gateway
 from console.actions import Target, authorize, long_action, perform, require
 from console.containers.services import Outcome
 from console.errors import ActionDenied, WharfError
-from console.hosts.services import host_for
+from console.hosts.services import selected_hosts
 from console.images.detail import image_target, short
 
 CHUNK = 1024 * 1024
@@ -75,13 +73,8 @@ def _users(host, ref):
 def image_remove_many(*, actor, selection, force=False, no_prune=False):
     """`docker rmi` of many images (`selection`: (host name, reference) pairs), each its
     own action and audit entry; an Outcome for each."""
-    hosts, outcomes = {}, []
+    hosts, outcomes = selected_hosts(actor, [name for name, _ in selection]), []
     for host_name, ref in selection:
-        if host_name not in hosts:
-            try:
-                hosts[host_name] = host_for(actor, host_name)
-            except Http404:
-                hosts[host_name] = None
         host = hosts[host_name]
         if host is None:
             outcomes.append(Outcome(host_name, ref, ref, "failed", f"no host {host_name} you may see"))
