@@ -5,6 +5,8 @@ exported busybox root filesystem (a file and a URL), and the layer history again
 
 import http.server
 import io
+import json
+import tarfile
 import threading
 import uuid
 
@@ -269,3 +271,38 @@ def test_label_scoped_operator_cannot_change_images(client, make_user, hosts, do
     assert response.status_code == 403
     assert f"{repo}:x" not in docker_env.client("unix-1").images.get(image_id).tags
     assert AuditEntry.objects.filter(action="image.tag", outcome="denied").count() == 1
+
+
+def test_prune_unused_names_tagged_images_no_container_uses(admin_client, hosts, docker_env, image_of):
+    unused, used = image_of("unix-1", _name()), image_of("unix-1", _name())
+    user = docker_env.client("unix-1").containers.create(used, ["true"], network_mode="none")
+    try:
+        page = admin_client.get("/hosts/unix-1/images/prune/?unused=1").content.decode()
+        assert unused[7:19] in page and used[7:19] not in page
+        response = admin_client.post("/hosts/unix-1/images/prune/", {"id": [unused, used], "unused": "1"})
+        assert "skipped" in response.content.decode()
+        with pytest.raises(docker.errors.ImageNotFound):
+            docker_env.client("unix-1").images.get(unused)
+        assert docker_env.client("unix-1").images.get(used)
+    finally:
+        user.remove()
+
+
+def test_save_several_images_as_one_tar(admin_client, hosts, image_of):
+    first, second = _name(), _name()
+    image_of("unix-1", first)
+    image_of("unix-1", second)
+    response = admin_client.post("/images/actions/", {"action": "save", "i": [f"unix-1/{first}:1", f"unix-1/{second}:1"]})
+    assert response.status_code == 200 and response["Content-Disposition"].endswith('"images.tar"')
+    with tarfile.open(fileobj=io.BytesIO(b"".join(response.streaming_content))) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert sorted(tag for image in manifest for tag in image["RepoTags"]) == [f"{first}:1", f"{second}:1"]
+    mixed = admin_client.post("/images/actions/", {"action": "save", "i": [f"unix-1/{first}:1", f"unix-2/{second}:1"]})
+    assert mixed.status_code == 302
+
+
+def test_a_raw_upload_over_the_limit_is_refused(admin_client, hosts, settings):
+    settings.IMAGE_UPLOAD_MAX_BYTES = 1000
+    response = admin_client.post("/hosts/unix-1/images/load/", b"x" * 5000, content_type="application/x-tar")
+    assert response.status_code == 400 and "over the limit of 1000 bytes" in response.content.decode()
+    assert AuditEntry.objects.get(action="image.load").outcome == "failed"

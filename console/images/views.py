@@ -238,7 +238,7 @@ def _load_page(request, actor, host, handler):
     except ActionDenied:
         raise
     except WharfError as exc:
-        form.add_error(None, str(exc))
+        context["error"] = str(exc)
         return render(request, "images/load.html", context, status=exc.status)
     return render(request, "images/load.html", context)
 
