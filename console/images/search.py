@@ -63,6 +63,9 @@ def search_page(*, actor, params):
     }  # fmt: skip
     if not term and not params.get("repository"):
         return context
+    if not source:
+        context["error"] = "Choose where to search."
+        return context
     try:
         if source.startswith("hub@"):
             host = host_for(actor, source.removeprefix("hub@"))
