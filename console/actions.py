@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from console import gateway
+from console import addresses, gateway
 from console.access import policy
 from console.audit import chain
 from console.catalog import REGISTRY
@@ -37,7 +37,7 @@ class Actor:
         return cls(
             user=user,
             name=user.get_username() if user else "",
-            ip=request.META.get("REMOTE_ADDR"),
+            ip=addresses.of_request(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
             request_id=getattr(request, "id", ""),
         )
@@ -47,11 +47,10 @@ class Actor:
         user = scope.get("user")
         user = user if user is not None and user.is_authenticated else None
         headers = dict(scope.get("headers", []))
-        client = scope.get("client") or (None, None)
         return cls(
             user=user,
             name=user.get_username() if user else "",
-            ip=client[0],
+            ip=addresses.of_scope(scope),
             user_agent=headers.get(b"user-agent", b"").decode(errors="replace")[:255],
             request_id=request_id,
         )

@@ -93,3 +93,6 @@ declare("container.export", "export containers", "container", long=True)
 declare("auth.login", "log in", "session", scope="global", event=True)
 declare("auth.logout", "log out", "session", scope="global", event=True)
 declare("auth.login_failed", "log in", "session", scope="global", event=True, secret=("password",))
+declare("auth.login_failed_summary", "log in", "session", scope="global", event=True)
+declare("auth.password_change", "change your password", "user", scope="global", event=True,
+        secret=("old_password", "new_password1", "new_password2"))  # fmt: skip

@@ -11,6 +11,7 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -171,7 +172,25 @@ def _explanation(exc):
     text = exc.explanation or str(exc)
     if isinstance(text, bytes):
         text = text.decode(errors="replace")
-    return str(text).strip()
+    return without_storage_paths(str(text).strip())
+
+
+# A path in the daemon's storage: .../overlay2/<64 hex>/merged/etc/x, .../containers/<id>/...,
+# .../volumes/<name>/_data/x. Messages keep what the path is inside the container, and
+# nothing of the host's layout (its data root says where Docker and its secrets live).
+_STORAGE_PATH = re.compile(
+    r"/[^\s\"'(),:]*?(?:/[0-9a-f]{64}(?:-init)?(?P<layer>/(?:merged|diff|rootfs|mnt))?"
+    r"|(?P<volume>/volumes/[^/\s\"']+/_data))(?P<inside>/[^\s\"'(),:]*)?"
+)
+
+
+def without_storage_paths(text):
+    def inside(match):
+        if match["layer"] or match["volume"]:
+            return match["inside"] or "/"
+        return "(a folder of the Docker daemon)"
+
+    return _STORAGE_PATH.sub(inside, text)
 
 
 def _causes(exc):
@@ -242,6 +261,10 @@ class HostStatus:
     paused: int = 0
     stopped: int = 0
     images: int = 0
+
+    @property
+    def counts(self):
+        return self.running, self.paused, self.stopped, self.images
 
 
 def _status(host):
@@ -348,9 +371,20 @@ def images_of(host, *, intermediate=False, filters=None):
     return call(host, lambda c: c.api.images(all=intermediate, filters=filters or None), probe=True)
 
 
+# A container's id, id prefix or name. Anything else never reaches Docker: "." would
+# make /containers/./json the list of every container.
+CONTAINER_REF = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}")
+
+
+def _check_ref(host, ref):
+    if not isinstance(ref, str) or not CONTAINER_REF.fullmatch(ref):
+        raise DockerNotFound(f"there is no container {ref} on host {host.name}")
+
+
 def _container_call(host, container, fn, name=""):
     """`call` for one container, with Docker's container errors said plainly.
     `name` is how messages call the container (its id is what Docker is given)."""
+    _check_ref(host, container)
     name = name or container
     try:
         return call(host, fn)
@@ -593,6 +627,7 @@ def image_exists(host, reference):
 
 def container_commit(host, container_id, *, repository, tag, author, message, changes, pause):
     """Save a container as an image; its id and tags."""
+    _check_ref(host, container_id)
 
     def commit(client):
         result = client.api.commit(
@@ -656,6 +691,7 @@ def container_archive(host, ref, path):
     """(stat, chunks) of a path in a container (works when it is stopped too): Docker's
     stat of the path (name, size, mode as a Go FileMode, mtime, linkTarget) and a tar
     stream of the path, as Docker sends it."""
+    _check_ref(host, ref)
     try:
         with translated(host):
             chunks, stat = _client(host).api.get_archive(ref, path, chunk_size=STREAM_CHUNK)
@@ -666,6 +702,7 @@ def container_archive(host, ref, path):
 
 def container_put_archive(host, ref, path, chunks):
     """Extract a tar (any iterable of bytes, sent as it is read) into the folder `path`."""
+    _check_ref(host, ref)
     try:
         call(host, lambda c: c.api.put_archive(ref, path, chunks))
     except DockerNotFound as exc:
@@ -678,6 +715,7 @@ def container_put_archive(host, ref, path, chunks):
 
 def container_export(host, ref):
     """The container's filesystem as a tar stream."""
+    _check_ref(host, ref)
     with translated(host):
         chunks = _client(host).api.export(ref, chunk_size=STREAM_CHUNK)
     try:

@@ -8,6 +8,15 @@ WHARF_SECURE     "1" when served over HTTPS: secure cookies, HSTS, SSL redirect
 WHARF_ALLOWED_HOSTS, WHARF_CSRF_TRUSTED_ORIGINS  comma-separated lists
 WHARF_FERNET_KEYS  comma-separated Fernet keys, newest first (rotation: prepend, then
                    `manage.py rotatekeys`); default: a key kept in the data folder
+WHARF_TRUSTED_PROXIES  comma-separated addresses/CIDRs of reverse proxies whose
+                   X-Forwarded-For is believed (console/addresses.py); default: none
+WHARF_AUDIT_KEYS   comma-separated keys of the audit chain, newest first (rotation:
+                   prepend); default: a key kept in the data folder (audit.key)
+WHARF_AUDIT_SYSLOG  also send the audit chain's anchors to syslog (/dev/log or HOST:PORT)
+WHARF_MAX_BODY_BYTES  largest request body (default 10 MiB); console/server.py refuses
+                   a larger one with 413 before reading it
+WHARF_UPLOAD_MAX_BYTES  largest container file upload (default 1 GiB); a body over
+                   WHARF_MAX_BODY_BYTES is read on that path for a logged-in session only
 """
 
 import os
@@ -16,10 +25,13 @@ from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from console.addresses import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("WHARF_DATA_DIR", BASE_DIR / "data"))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: see console/checks.py
 
 
 def _env_list(name, default):
@@ -46,9 +58,12 @@ DEBUG = os.environ.get("WHARF_DEBUG") == "1"
 SECURE = os.environ.get("WHARF_SECURE") == "1"
 ALLOWED_HOSTS = _env_list("WHARF_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = _env_list("WHARF_CSRF_TRUSTED_ORIGINS", "")
+TRUSTED_PROXIES = _env_list("WHARF_TRUSTED_PROXIES", "")
+parse_networks(TRUSTED_PROXIES)  # a typo stops the start with a clear ValueError
 
 INSTALLED_APPS = [
     "daphne",
+    "console.apps.WharfConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,7 +83,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.ClientAddressMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
+    "console.middleware.SecurityHeadersMiddleware",
     "console.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,6 +126,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):  # made 0600 before SQLite makes it
+        try:
+            os.close(os.open(DATABASES["default"]["NAME"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if os.environ.get("REDIS_URL"):
@@ -137,10 +159,21 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Login throttling (console/access/logins.py): a (username, address) pair is locked after
+# LOGIN_FAILURE_LIMIT failures, an address after LOGIN_ADDRESS_FAILURE_LIMIT failures
+# for any usernames; never a username alone, so the right password from elsewhere works.
 AXES_FAILURE_LIMIT = int(os.environ.get("WHARF_LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = 0.25  # hours
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("WHARF_LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
+AXES_COOLOFF_TIME = 0.25  # hours, from the failure that locked: more tries do not extend it
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "console.access.logins.LoginThrottle"
+AXES_CLIENT_IP_CALLABLE = "console.addresses.of_request"
 AXES_RESET_ON_SUCCESS = True
+# Failed logins on the audit trail: one by one up to these numbers per window, then counted
+LOGIN_AUDIT_WINDOW = 900  # seconds
+LOGIN_AUDIT_PER_PAIR = 10  # per (username, address)
+LOGIN_AUDIT_PER_ADDRESS = 50  # per address (an IPv6 /64), whatever the usernames
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 SESSION_COOKIE_HTTPONLY = True
@@ -174,6 +207,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"wharf": {"level": "INFO"}, "urllib3": {"level": "ERROR"}},
 }
+if _syslog := os.environ.get("WHARF_AUDIT_SYSLOG"):  # audit anchors to syslog too: /dev/log or HOST:PORT (UDP)
+    _host, _, _port = _syslog.rpartition(":")
+    LOGGING["handlers"]["syslog"] = {
+        "class": "logging.handlers.SysLogHandler",
+        "address": (_host, int(_port)) if _host and _port.isdigit() else _syslog,
+    }
+    LOGGING["loggers"]["wharf.audit"] = {"level": "INFO", "handlers": ["syslog"]}
+
+# Request bodies: the server (console/server.py) refuses larger ones before reading them;
+# the paths allowed more (console.server.LARGE_BODIES) name their own setting below.
+MAX_BODY_BYTES = int(os.environ.get("WHARF_MAX_BODY_BYTES", str(10 * 1024**2)))
 
 # Docker hosts
 DOCKER_API_VERSION = os.environ.get("WHARF_DOCKER_API_VERSION", "1.41")
@@ -183,6 +227,15 @@ HOST_STATUS_TIMEOUT = float(os.environ.get("WHARF_HOST_STATUS_TIMEOUT", "3"))
 # Audit
 AUDIT_READS = os.environ.get("WHARF_AUDIT_READS") == "1"
 AUDIT_RETENTION_DAYS = int(os.environ.get("WHARF_AUDIT_RETENTION_DAYS", "365"))
+# The chain is sealed (HMAC-SHA256) with the first key; older keys verify older entries.
+AUDIT_KEYS = _env_list("WHARF_AUDIT_KEYS", "") or [_kept_secret("audit.key", lambda: secrets.token_urlsafe(32))]
+if any(len(key) < 32 for key in AUDIT_KEYS):
+    raise ImproperlyConfigured("WHARF_AUDIT_KEYS: each key must be at least 32 characters long")
+# The chain's head is anchored in this append-only file (and logged to `wharf.audit`)
+# every AUDIT_ANCHOR_EVERY entries and AUDIT_ANCHOR_SECONDS after an entry (0: never).
+AUDIT_ANCHOR_FILE = Path(os.environ.get("WHARF_AUDIT_ANCHOR_FILE", DATA_DIR / "audit.anchors"))
+AUDIT_ANCHOR_EVERY = int(os.environ.get("WHARF_AUDIT_ANCHOR_EVERY", "100"))
+AUDIT_ANCHOR_SECONDS = float(os.environ.get("WHARF_AUDIT_ANCHOR_SECONDS", "60"))
 
 # Containers: run and files
 CONTAINER_UPLOAD_MAX_BYTES = int(os.environ.get("WHARF_UPLOAD_MAX_BYTES", str(1024**3)))

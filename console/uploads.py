@@ -5,6 +5,7 @@ by Django's usual handlers, never held in memory."""
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
 from console.errors import WharfError
+from console.params import whole_number
 
 BLOCK = 1024 * 1024
 
@@ -31,8 +32,7 @@ class UploadLimit(FileUploadHandler):
 
 def declared_over(request, limit):
     """Is the declared body larger than the limit (and a little room for the form)?"""
-    declared = request.META.get("CONTENT_LENGTH") or ""
-    return declared.isdigit() and int(declared) > limit + 1024 * 1024
+    return (whole_number(request.META.get("CONTENT_LENGTH")) or 0) > limit + 1024 * 1024
 
 
 def limit_uploads(request, limit):

@@ -2,10 +2,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from console.access.views import PasswordChange
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/hosts/", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password_change/", PasswordChange.as_view(), name="password_change"),
+    path(
+        "accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),  # fmt: skip
     path("hosts/", include("console.hosts.urls")),
     path("access/", include("console.access.urls")),
     path("audit/", include("console.audit.urls")),

@@ -46,6 +46,12 @@ def add_host(spec, name=None):
     )  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _audit_anchors(settings, tmp_path_factory):
+    """An anchor file per test: its anchors name entries of this test's database only."""
+    settings.AUDIT_ANCHOR_FILE = tmp_path_factory.mktemp("anchors") / "audit.anchors"
+
+
 @pytest.fixture
 def hosts(docker_env, db):
     """A Host row for every test daemon, by name: unix-1, unix-2, tls-1."""
@@ -131,15 +137,15 @@ def actor_for(user):
 
 
 class LiveServer:
-    """Daphne serving the ASGI app from a thread of the test process."""
+    """The console's server (console/server.py, daphne bounded) serving the ASGI app
+    from a thread of the test process."""
 
     def __init__(self):
-        from daphne.server import Server
-
         from console.asgi import application
+        from console.server import WharfServer
 
         self.ready = threading.Event()
-        self.server = Server(
+        self.server = WharfServer(
             application=application,
             endpoints=["tcp:port=0:interface=127.0.0.1"],
             signal_handlers=False,
@@ -192,8 +198,11 @@ def page(browser, live_server_url, transactional_db):
     context = browser.new_context(base_url=live_server_url)
     page = context.new_page()
     page.set_default_timeout(15000)
+    refused = []  # what the Content-Security-Policy blocked: a script or style to move to a file
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     yield page
     context.close()
+    assert refused == []
 
 
 def login(page, username, password=PASSWORD):

@@ -18,3 +18,4 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HOST_STATUS_TIMEOUT = 2.0
 DOCKER_TIMEOUT = 30.0
+AUDIT_ANCHOR_SECONDS = 0  # no timer threads across tests (tests/conftest.py: one anchor file per test)

@@ -201,7 +201,7 @@ def test_keyset_pages_over_many_entries_without_counting(admin_client):
     newest = admin_client.get(f"/audit/?after={newest_first[50]}&user=pager")  # nothing newer than a page
     assert listed(newest) == newest_first[:50] and 'rel="prev"' not in newest.content.decode()
     assert listed(admin_client.get(f"/audit/?after={newest_first[10]}&user=pager")) == newest_first[:50]
-    assert listed(admin_client.get("/audit/?before=junk&user=pager")) == newest_first[:50]
+    assert admin_client.get("/audit/?before=junk&user=pager").status_code == 400
 
 
 def test_htmx_gets_the_table_alone(admin_client, trail):
@@ -394,7 +394,7 @@ def verify_command():
 
 def test_verify_names_an_altered_entry():
     entries = [act(target=Target(str(n))) for n in range(5)]
-    assert verify_command() == (0, "audit chain OK: 5 entries")
+    assert verify_command()[1].startswith("audit chain OK: 5 entries;")
     raw("UPDATE audit_auditentry SET actor_name='mallory' WHERE id=%s", entries[2].id)
     entry, reason = chain.verify()
     assert entry.id == entries[2].id and reason == "its content was altered"
@@ -474,7 +474,7 @@ def test_purge_archives_then_deletes_and_the_chain_still_verifies(tmp_path):
     assert record.params["purged_through_id"] == olds[-1].id
     assert record.params["last_purged_hash"] == olds[-1].hash
     assert record.params["archive"] == str(archive) and record.params["entries"] == 4
-    assert verify_command() == (0, "audit chain OK: 4 entries")
+    assert verify_command()[1].startswith("audit chain OK: 4 entries;")
 
 
 def test_purge_is_not_a_licence_to_delete_more(tmp_path):
@@ -565,7 +565,7 @@ def bulk_entries(count, **fields):
             time=now, actor_name="bulk", action="host.test", target_type="host", target_id=str(n),
             target_name=f"target-{n}", outcome="succeeded", params={"n": n}, **fields,
         )  # fmt: skip
-        entry.prev_hash, entry.hash = prev, chain.content_hash(entry, prev)
+        chain.seal(entry, prev)
         prev = entry.hash
         rows.append(entry)
     AuditEntry.objects.bulk_create(rows, batch_size=2000)

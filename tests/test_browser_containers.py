@@ -91,3 +91,32 @@ def test_one_shot_output_and_the_file_browser(page, hosts, admin_user, docker_en
         assert open(download.value.path(), "rb").read() == b"odd\n"
     finally:
         container.remove(force=True)
+
+
+def test_the_toolbar_labels_its_fields_and_shows_a_stop_in_progress(page, hosts, admin_user, docker_env):
+    client = docker_env.client("unix-1")
+    # PID 1 of a container ignores SIGTERM unless it handles it: Stop waits its whole timeout.
+    container = client.containers.run(TEST_IMAGE, "sleep 300", detach=True, network_mode="none")
+    # What the page shows once Stop is clicked, reported by the page itself: Playwright's
+    # own queries wait for the navigation the click starts, i.e. for the result.
+    seen = []
+    page.expose_function("wharfSawBusy", lambda state: seen.append(state))
+    try:
+        login(page, "admin")
+        page.goto(f"/hosts/unix-1/containers/{container.id[:12]}/")
+        toolbar = page.get_by_role("toolbar", name="Container actions")
+        expect(toolbar.get_by_text("Timeout (s)")).to_have_count(2)  # stop, restart
+        expect(toolbar.get_by_text("Signal", exact=True)).to_be_visible()
+        page.get_by_label("Stop timeout in seconds").fill("3")
+        page.evaluate("""() => new MutationObserver(() => {
+            const b = document.querySelector("[role=toolbar] button[aria-busy=true]");
+            if (b) window.wharfSawBusy([b.textContent, b.disabled, document.querySelector(".state").textContent]);
+        }).observe(document.querySelector("[role=toolbar]"), {subtree: true, attributes: true, characterData: true})""")
+        page.get_by_role("button", name="Stop", exact=True).click()
+        expect(page.get_by_text(f"Container {container.name} stopped.")).to_be_visible(timeout=30000)
+        assert seen and seen[0] == ["Stopping…", True, "running"]
+        expect(page.locator(".state")).to_have_text("exited")
+        expect(toolbar.get_by_role("button", name="Stopping…")).to_have_count(0)
+        page.screenshot(path="/tmp/wharf-stopped.png")
+    finally:
+        container.remove(force=True)

@@ -144,7 +144,7 @@ def test_bad_input_comes_back_next_to_the_field(hosts, docker_env, containers, o
     web = login(operator)
     response = act(web, "unix-1", c, "stop", timeout="soon")
     assert response.status_code == 400
-    assert "The timeout is a whole number of seconds." in response.content.decode()
+    assert "The timeout is a whole number of seconds from 0 to 3600." in response.content.decode()
     response = act(web, "unix-1", c, "rename", new_name="bad name!")
     assert response.status_code == 400 and "A container name is" in response.content.decode()
     assert state(docker_env, "unix-1", c)["Running"]
@@ -172,7 +172,7 @@ def test_removed_meanwhile_is_reported_clearly(host_name, hosts, docker_env, con
     c = containers(host_name)
     docker_env.client(host_name).api.remove_container(c.id, force=True)
     web = login(operator)
-    message = f"container {c.id[:12]} no longer exists on host {host_name}"
+    message = f"There is no container {c.id[:12]} on host {host_name}."
     response = act(web, host_name, c, "stop")
     assert response.status_code == 404 and message in response.content.decode()
     assert entries(action="container.stop", outcome="failed").get().error == message
@@ -194,7 +194,34 @@ def test_top_of_a_running_container(host_name, hosts, containers, viewer):
     page = web.get(f"/hosts/{host_name}/containers/{c.name}/top/", {"ps": "aux"})
     assert "<th>%CPU</th>" in page.content.decode()
     page = web.get(f"/hosts/{host_name}/containers/{c.name}/top/", {"ps": "-ef; rm -rf /"})
-    assert page.status_code == 400 and "ps options may use" in page.content.decode()
+    assert page.status_code == 400 and "ps options are one of" in page.content.decode()
+
+
+SECRET = "s3cr3t-in-the-environment"
+PS_REFUSED = [
+    "auxe", "e", "eww", "-ef e", "aux e", "-eo pid,args e", "-o pid,args,e", "-eo pid,args -e e",
+    "aeux", "-eo pid,environ", "-eo pid,args --cols 9999", "axo pid,args,e", "-E", "-ef\ne",
+]
+
+
+def test_top_never_shows_the_environment(hosts, containers, viewer):
+    """No allowed ps option prints a process's environment; every other is refused (400)
+    by the service, and the refusal is on the record."""
+    from console.containers.services import PS_PRESETS
+
+    c = containers("unix-1", env={"DB_PASSWORD": SECRET})
+    web = login(viewer)
+    url = f"/hosts/unix-1/containers/{c.name}/top/"
+    for ps in PS_PRESETS + ("-eo pid,ppid,user,stat,rss,vsz,comm,args", "-o pid,cmd"):
+        page = web.get(url, {"ps": ps})
+        assert page.status_code == 200, ps
+        assert "sleep 300" in page.content.decode() and SECRET not in page.content.decode(), ps
+    for ps in PS_REFUSED:
+        page = web.get(url, {"ps": ps})
+        assert page.status_code == 400, ps
+        assert SECRET not in page.content.decode() and "ps options are one of" in page.content.decode()
+    refused = entries(action="container.top", outcome="failed", actor_name="viewer")
+    assert sorted(e.params["ps_args"] for e in refused) == sorted(PS_REFUSED)
 
 
 def test_top_of_a_stopped_container_says_so(hosts, containers, viewer):
@@ -248,7 +275,7 @@ def test_bulk_reports_each_container(hosts, docker_env, containers, operator):
     assert f'data-name="{stopped.name}" data-outcome="succeeded"' in text
     assert f'data-name="{running.name}" data-outcome="failed"' in text
     assert "stop it first or use force" in text
-    assert f"container {gone.id} no longer exists on host unix-1" in text
+    assert f"There is no container {gone.id} on host unix-1." in text
     assert "no host nowhere you may see" in text
     assert state(docker_env, "unix-1", stopped) is None
     assert state(docker_env, "tls-1", running)["Running"]
@@ -275,7 +302,7 @@ def test_bulk_bad_timeout_shows_on_the_list(hosts, docker_env, containers, opera
         {"action": "stop", "timeout": "-5", "c": [f"unix-1/{a.id}"], "next": "/hosts/unix-1/containers/"},
     )
     assert page.status_code == 400
-    assert "The timeout is between 0 and 3600 seconds." in page.content.decode()
+    assert "The timeout is a whole number of seconds from 0 to 3600." in page.content.decode()
     assert a.name in page.content.decode()  # the list itself is shown again
     assert state(docker_env, "unix-1", a)["Running"]
 
@@ -533,13 +560,13 @@ def test_label_scoped_developer(hosts, docker_env, containers, make_user):
     assert act(web, "unix-1", mine, "stop", timeout="1").status_code == 302
     assert state(docker_env, "unix-1", mine)["Status"] == "exited"
 
-    assert act(web, "unix-1", theirs, "stop", timeout="1").status_code == 403
+    assert act(web, "unix-1", theirs, "stop", timeout="1").status_code == 404  # out of scope: absent
     assert state(docker_env, "unix-1", theirs)["Running"]
     assert entries(action="container.stop", outcome="denied", target_id=theirs.id).count() == 1
 
     for url in ("", "top/", "diff/", "inspect/"):
         response = web.get(f"/hosts/unix-1/containers/{theirs.name}/{url}")
-        assert response.status_code == 403, url
+        assert response.status_code == 404, url
     assert entries(action="container.view", outcome="denied", target_id=theirs.id).count() == 4
     assert web.get(f"/hosts/unix-1/containers/{mine.name}/top/").status_code == 409  # allowed, but stopped
     assert web.get(f"/hosts/unix-1/containers/{mine.name}/diff/").status_code == 200
@@ -552,7 +579,9 @@ def test_label_scoped_developer(hosts, docker_env, containers, make_user):
     )
     text = page.content.decode()
     assert f'data-name="{mine.name}" data-outcome="succeeded"' in text
-    assert f'data-name="{theirs.name}" data-outcome="denied"' in text
+    # out of scope: reported as missing, by the reference sent, its name never shown
+    assert f'data-name="{theirs.id}" data-outcome="failed"' in text and theirs.name not in text
+    assert f"There is no container {theirs.id} on host unix-1." in text
 
 
 def test_developer_with_two_labels_sees_both(hosts, containers, make_user):

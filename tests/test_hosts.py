@@ -185,7 +185,7 @@ def test_setup_creates_the_admin_once_and_registers_docker_host(db, monkeypatch,
     assert policy.permits(admin, REGISTRY["host.create"])
     out = io.StringIO()
     call_command("setup", stdout=out)
-    assert out.getvalue() == ""
+    assert out.getvalue() == "Docker hosts: local.\n"
     actions = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"user.create", "grant.create", "host.create"} <= actions
     assert password not in str(list(AuditEntry.objects.values_list("params", flat=True)))

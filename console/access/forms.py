@@ -2,12 +2,14 @@
 built-in roles) and their `InvalidInput` errors are put back next to the fields."""
 
 from django import forms
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.models import Group
 
 from console.access import services
 from console.access.models import Role
 from console.hosts.models import Host
+from console.params import ChoicesById
 
 User = get_user_model()
 LABEL_HELP = (
@@ -35,7 +37,7 @@ class UserForm(ServiceErrorsMixin, forms.Form):
         label="Active (may log in)", required=False, initial=True,
         help_text="An inactive user keeps their grants but cannot log in.",
     )  # fmt: skip
-    groups = forms.ModelMultipleChoiceField(
+    groups = ChoicesById(
         Group.objects.order_by("name"), required=False, widget=forms.CheckboxSelectMultiple
     )
 
@@ -55,9 +57,25 @@ class UserForm(ServiceErrorsMixin, forms.Form):
             self.fields["password"].help_text = f"Leave empty to keep the current one. {rules}"
 
 
+class OwnPasswordForm(PasswordChangeForm):
+    """The current password is checked as a login is: a wrong one is a failed login of
+    (username, address), throttled and audited the same way (console/access/logins.py),
+    so a stolen session cannot be used to guess it."""
+
+    def __init__(self, user, *args, request, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        old = self.cleaned_data["old_password"]
+        if authenticate(self.request, username=self.user.get_username(), password=old) is None:
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old
+
+
 class GroupForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(max_length=150)
-    members = forms.ModelMultipleChoiceField(
+    members = ChoicesById(
         User.objects.order_by("username"), required=False, widget=forms.CheckboxSelectMultiple
     )
 

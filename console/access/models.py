@@ -67,3 +67,23 @@ class Grant(models.Model):
         if self.label_key:
             where += f", containers labelled {self.label_key}={self.label_value}"
         return where
+
+
+class LoginFailureTally(models.Model):
+    """Failed logins from one address (an IPv6 /64) in one window, for the audit trail:
+    the first ones are recorded one by one, the rest only counted here and written as
+    one summary entry when the window has ended (console/access/logins.py)."""
+
+    address = models.CharField(max_length=64, blank=True)
+    window_start = models.DateTimeField(db_index=True)
+    recorded = models.PositiveIntegerField(default=0)
+    counted = models.PositiveIntegerField(default=0)
+    usernames = models.JSONField(default=list, blank=True)  # a sample, for the summary
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["address", "window_start"], name="one_tally_per_window"),
+        ]
+
+    def __str__(self):
+        return f"{self.address or 'unknown'} from {self.window_start}: {self.recorded} + {self.counted}"

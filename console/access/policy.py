@@ -122,3 +122,75 @@ def effective_access(user):
                 rows.append((action, pairs))
         hosts.append((host, rows))
     return {"console": console_wide, "hosts": hosts}
+
+
+# --- power: whose account an actor may change, and what they may hand out ------------
+# A piece of power is (action code, host id or None for every host, (key, value) of a
+# label or None for whole hosts). A user's power is what their grants give; superusers
+# hold all of it. An actor may change (edit, delete, regroup, revoke) only accounts whose
+# power they hold themselves, and may hand out (grants, roles, group members) only power
+# they hold. README, "Who may change whom".
+
+
+def grant_power(grant, codes):
+    """What one grant gives: a label-scoped grant gives container actions that stay in
+    the container and host.view only, console-wide actions need a grant on every host
+    without label."""
+    label = (grant.label_key, grant.label_value) if grant.label_key else None
+    power = set()
+    for code in codes:
+        action = REGISTRY[code]
+        if action.scope == "global":
+            if grant.host_id is None and label is None:
+                power.add((code, None, None))
+        elif label is None or _label_covers(action) or code == "host.view":
+            power.add((code, grant.host_id, label))
+    return power
+
+
+def power_of(user, groups=None):
+    """The user's power; with `groups`, as it would be with those groups instead."""
+    if groups is None:
+        pairs = grants_of(user)
+    else:
+        holder = Q(group__in=list(groups))
+        if user.pk is not None:
+            holder |= Q(user=user)
+        pairs = [(g, g.role.codes()) for g in Grant.objects.filter(holder).select_related("role")]
+    return set().union(*(grant_power(g, codes) for g, codes in pairs))
+
+
+def lacks(user, power):
+    """The pieces of `power` the user does not hold (the same or wider)."""
+    if user.is_superuser:
+        return set()
+    held = power_of(user)
+    return {
+        (code, host, label) for code, host, label in power
+        if not any(c == code and h in (None, host) and lab in (None, label) for c, h, lab in held)
+    }  # fmt: skip
+
+
+def outranks(target, actor, groups=None):
+    """Has `target` (with `groups`, if given) power the `actor` does not hold?"""
+    if target.is_superuser and not actor.is_superuser:
+        return True
+    return bool(lacks(actor, power_of(target, groups)))
+
+
+def everywhere(codes):
+    """The power of holding `codes` on every host, without label."""
+    return {(code, None, None) for code in codes}
+
+
+def has_administrator():
+    """Is there an active superuser, or an active user who holds every action everywhere?"""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True)
+    if users.filter(is_superuser=True).exists():
+        return True
+    full = everywhere(code for code, action in REGISTRY.items() if not action.event)
+    wide = Grant.objects.filter(host=None, label_key="")
+    candidates = users.filter(Q(wharf_grants__in=wide) | Q(groups__wharf_grants__in=wide)).distinct()
+    return any(full <= power_of(user) for user in candidates)

@@ -1,6 +1,12 @@
 """Users, groups, roles and grants: every change goes through `console.actions.perform`,
 so allowed, failed and denied attempts are all on the record. Input is checked inside
-the action (after authorization): a refused actor learns nothing about the data."""
+the action (after authorization): a refused actor learns nothing about the data.
+
+Beyond the permission itself, nobody changes the account of someone with power they do
+not hold, nobody hands out power they do not hold, and nobody removes the last
+administrator (`policy.outranks`, `policy.lacks`, `policy.has_administrator`); those
+refusals are denials, recorded as such.
+"""
 
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
@@ -10,8 +16,8 @@ from django.db.models import Prefetch, Q
 
 from console.access import policy
 from console.access.models import Grant, Role
-from console.actions import REGISTRY, Target, perform
-from console.errors import WharfError
+from console.actions import REGISTRY, Target, perform, record_event
+from console.errors import ActionDenied, WharfError
 
 User = get_user_model()
 KIND_TITLES = {"host": "Hosts", "container": "Containers", "image": "Images", "audit": "Audit trail"}
@@ -45,6 +51,38 @@ def _diff(before, after):
     return sorted(after - before), sorted(before - after)
 
 
+# --- who may change whom -----------------------------------------------------------
+
+OUT_OF_REACH = "You are not allowed to change the account of someone with access you do not have."
+
+
+def _refuse_out_of_reach(actor, user, groups=None):
+    """Refuse to change `user` (or to give them `groups`) beyond the actor's own power."""
+    if not actor.system and policy.outranks(user, actor.user, groups):
+        raise ActionDenied(OUT_OF_REACH)
+
+
+def _refuse_handing_out(actor, power):
+    if not actor.system and policy.lacks(actor.user, power):
+        raise ActionDenied("You are not allowed to hand out access you do not have yourself.")
+
+
+def _keeping_an_administrator(change):
+    """Run `change` (inside the action's transaction); refuse it if it removed the last
+    administrator, so that the console is never left without one."""
+    had = policy.has_administrator()
+    result = change()
+    if had and not policy.has_administrator():
+        raise ActionDenied(
+            "That would leave no administrator (an active user with every permission on every host)."
+        )
+    return result
+
+
+def _group_power(group):
+    return policy.power_of(User(), groups=[group]) if group.pk else set()
+
+
 # --- users -----------------------------------------------------------------------
 
 
@@ -64,6 +102,7 @@ def user_create(*, actor, username, password, email="", is_active=True, groups=(
 
     @transaction.atomic
     def create():
+        _refuse_out_of_reach(actor, user, groups)
         _check(user, exclude=["password"])
         _validate_password(password, user)
         user.set_password(password)
@@ -87,8 +126,7 @@ def user_update(*, actor, user, username, email="", is_active=True, groups=(), p
         changes["password"] = True
     target = Target(id=user.pk, name=user.username)
 
-    @transaction.atomic
-    def update():
+    def change():
         if not is_active and actor.user is not None and actor.user.pk == user.pk:
             raise InvalidInput({"is_active": ["You cannot deactivate your own account."]})
         user.username, user.email, user.is_active = username, email, is_active
@@ -100,19 +138,41 @@ def user_update(*, actor, user, username, email="", is_active=True, groups=(), p
         user.groups.set(groups)
         return user
 
+    @transaction.atomic
+    def update():
+        _refuse_out_of_reach(actor, user)
+        _refuse_out_of_reach(actor, user, groups)
+        return _keeping_an_administrator(change)
+
     return perform(actor, "user.update", target=target, params={"username": username, **changes}, run=update)
 
 
 def user_delete(*, actor, user):
+    @transaction.atomic
     def delete():
         if actor.user is not None and actor.user.pk == user.pk:
             raise InvalidInput("You cannot delete your own account.")
-        user.delete()
+        _refuse_out_of_reach(actor, user)
+        _keeping_an_administrator(user.delete)
 
     return perform(
         actor, "user.delete", target=Target(id=user.pk, name=user.username),
         params={"username": user.username}, run=delete,
     )  # fmt: skip
+
+
+def password_change(*, actor, form):
+    """The logged-in user changes their own password (`OwnPasswordForm` checks the current
+    one, as a login, and the password rules). Recorded whether it worked or not, never
+    with the passwords; a wrong current password is on the record as a failed login."""
+    if not form.is_valid():
+        if "old_password" not in form.errors:
+            error = "the new password was refused: " + " ".join(form.errors.get("new_password2", []))
+            record_event(actor, "auth.password_change", error=error)
+        return
+    with transaction.atomic():
+        form.save()
+        record_event(actor, "auth.password_change")
 
 
 # --- groups ----------------------------------------------------------------------
@@ -122,22 +182,30 @@ def group_save(*, actor, name, members=(), group=None):
     """Create a group (`group` None) or rename it and set its members."""
     members = list(members)
     params = {"name": name}
+    old_members = list(group.user_set.all()) if group is not None else []
     if group is None:
         group = Group()
         params["members"] = _names(members)
     else:
         if name != group.name:
             params["renamed_from"] = group.name
-        old_members = _names(group.user_set.all())
-        params["members_added"], params["members_removed"] = _diff(old_members, _names(members))
+        params["members_added"], params["members_removed"] = _diff(_names(old_members), _names(members))
 
-    @transaction.atomic
-    def save():
+    def change():
         group.name = name
         _check(group)
         group.save()
         group.user_set.set(members)
         return group
+
+    @transaction.atomic
+    def save():
+        changed = set(old_members) ^ set(members)
+        if changed:  # joining or leaving gives or takes the group's access
+            _refuse_handing_out(actor, _group_power(group))
+            for member in changed:
+                _refuse_out_of_reach(actor, member)
+        return _keeping_an_administrator(change)
 
     return perform(actor, "group.save", target=Target(id=group.pk or "", name=name), params=params, run=save)
 
@@ -145,9 +213,17 @@ def group_save(*, actor, name, members=(), group=None):
 def group_delete(*, actor, group):
     """Delete a group; its grants go with it (its members keep their own)."""
     grants = group.wharf_grants.count()
+
+    @transaction.atomic
+    def delete():
+        _refuse_handing_out(actor, _group_power(group))
+        for member in group.user_set.all():
+            _refuse_out_of_reach(actor, member)
+        _keeping_an_administrator(group.delete)
+
     return perform(
         actor, "group.delete", target=Target(id=group.pk, name=group.name),
-        params={"name": group.name, "grants_removed": grants}, run=group.delete,
+        params={"name": group.name, "grants_removed": grants}, run=delete,
     )  # fmt: skip
 
 
@@ -178,16 +254,21 @@ def role_save(*, actor, name, description="", permissions=(), role=None):
             params["renamed_from"] = role.name
         params["permissions_added"], params["permissions_removed"] = _diff(role.permissions, codes)
 
+    def change():
+        role.name, role.description, role.permissions = name, description, codes
+        _check(role)
+        role.save()
+        return role
+
     @transaction.atomic
     def save():
         _refuse_builtin(role, "changed")
         unknown = sorted(set(codes) - set(grantable_codes()))
         if unknown:
             raise InvalidInput({"permissions": [f"Unknown actions: {', '.join(unknown)}."]})
-        role.name, role.description, role.permissions = name, description, codes
-        _check(role)
-        role.save()
-        return role
+        # What a role gives depends on its grants: only actions held everywhere go in or out.
+        _refuse_handing_out(actor, policy.everywhere(set(codes) ^ set(role.permissions)))
+        return _keeping_an_administrator(change)
 
     target = Target(id=role.pk or "", name=role.name or name)
     return perform(actor, "role.save", target=target, params=params, run=save)
@@ -197,9 +278,11 @@ def role_delete(*, actor, role):
     """Delete a custom role and every grant of it."""
     grants = role.grants.count()
 
+    @transaction.atomic
     def delete():
         _refuse_builtin(role, "deleted")
-        role.delete()
+        _refuse_handing_out(actor, policy.everywhere(role.codes()))
+        _keeping_an_administrator(role.delete)
 
     return perform(
         actor, "role.delete", target=Target(id=role.pk, name=role.name),
@@ -281,6 +364,7 @@ def grant_create(*, actor, role, user=None, group=None, host=None, label=""):
             raise InvalidInput({"holder": ["Choose a user or a group (one of them)."]})
         key, value = parse_label(label)
         grant = Grant(role=role, user=user, group=group, host=host, label_key=key, label_value=value)
+        _refuse_handing_out(actor, policy.grant_power(grant, role.codes()))
         if find_grant(role=role, user=user, group=group, host=host, label=label):
             raise InvalidInput(f"{_upper_first(grant.holder)} already has {role} on {grant.where}.")
         grant.save()
@@ -294,9 +378,15 @@ def grant_create(*, actor, role, user=None, group=None, host=None, label=""):
 def grant_delete(*, actor, grant):
     label = f"{grant.label_key}={grant.label_value}" if grant.label_key else ""
     params = _grant_params(grant.role, grant.user, grant.group, grant.host, label)
-    return perform(
-        actor, "grant.delete", target=Target(id=grant.pk, name=str(grant)), params=params, run=grant.delete
-    )
+
+    @transaction.atomic
+    def delete():
+        _refuse_handing_out(actor, policy.grant_power(grant, grant.role.codes()))
+        if grant.user is not None:
+            _refuse_out_of_reach(actor, grant.user)
+        _keeping_an_administrator(grant.delete)
+
+    return perform(actor, "grant.delete", target=Target(id=grant.pk, name=str(grant)), params=params, run=delete)
 
 
 # --- selectors -------------------------------------------------------------------

@@ -2,14 +2,15 @@
 through a service, so a denied attempt is on the record like any other."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model, update_session_auth_hash
+from django.contrib.auth import get_user_model, password_validation, update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import Group
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from console.access import services
-from console.access.forms import GrantForm, GroupForm, RoleForm, UserForm
+from console.access.forms import GrantForm, GroupForm, OwnPasswordForm, RoleForm, UserForm
 from console.access.models import Grant, Role
 from console.access.services import InvalidInput
 from console.actions import Actor, Target, allows, authorize, require
@@ -114,6 +115,25 @@ def user_access(request, pk):
     _actor(request, "access.view")
     user = _found(User, pk)
     return render(request, "access/user_access.html", {"subject": user, **services.effective_access(user)})
+
+
+class PasswordChange(auth_views.PasswordChangeView):
+    """Anyone logged in changes their own password; the service records it."""
+
+    form_class = OwnPasswordForm
+    extra_context = {"password_rules": " ".join(password_validation.password_validators_help_texts())}
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_valid(self, form):
+        services.password_change(actor=Actor.from_request(self.request), form=form)
+        update_session_auth_hash(self.request, form.user)  # the new password keeps you in
+        return HttpResponseRedirect(self.get_success_url())
+
+    def form_invalid(self, form):
+        services.password_change(actor=Actor.from_request(self.request), form=form)
+        return super().form_invalid(form)
 
 
 # --- groups ----------------------------------------------------------------------

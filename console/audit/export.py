@@ -28,7 +28,7 @@ BATCH = 2000
 FIELDS = (
     "id", "time", "actor_id", "actor_name", "source_ip", "user_agent", "request_id", "action",
     "host_name", "target_type", "target_id", "target_name", "params", "outcome", "error",
-    "duration_ms", "size_bytes", "prev_hash", "hash", "end_hash",
+    "duration_ms", "size_bytes", "prev_hash", "hash", "end_hash", "key_id",
 )  # fmt: skip
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
@@ -201,11 +201,11 @@ def audit_purge(*, actor, days=None, archive_dir=None, dry_run=False):
 
 def _archive(through_id, folder):
     """Write the entries up to `through_id` to a new archive file, durably, before any
-    of them is deleted."""
-    folder.mkdir(parents=True, exist_ok=True)
+    of them is deleted. Private, like the data folder it lives in by default."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"audit-through-{through_id}-{timezone.now():%Y%m%dT%H%M%S}Z.jsonl.gz"
     partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as raw:
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb") as archive:
             for chunk in jsonl_chunks(batches(AuditEntry.objects.all(), through_id)):
                 archive.write(chunk)

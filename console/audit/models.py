@@ -15,7 +15,7 @@ class AuditEntry(models.Model):
     """One action by one actor. Written only by `console.audit.chain`.
 
     `hash` chains each entry to the previous one; `end_hash` seals the outcome of a
-    long action written when it ends. Rows cannot be changed or deleted through the
+    long action written when it ends; both are keyed with the key `key_id` names. Rows cannot be changed or deleted through the
     application; `manage.py audit verify` finds rows changed behind its back.
     """
 
@@ -41,6 +41,7 @@ class AuditEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     end_hash = models.CharField(max_length=64, blank=True)
+    key_id = models.CharField(max_length=16, blank=True)  # the audit key; empty before keying
 
     objects = AuditQuerySet.as_manager()
 

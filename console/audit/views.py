@@ -8,12 +8,8 @@ from django_htmx.http import push_url
 
 from console.actions import Actor, Target, perform
 from console.audit import export, selectors
+from console.params import number_in
 from console.streaming import download_response
-
-
-def _cursor(request, name):
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
 
 
 def _page_links(page, query):
@@ -35,7 +31,7 @@ def _page_links(page, query):
 def audit_list(request):
     actor = Actor.from_request(request)
     filters = selectors.AuditFilters(request.GET)
-    before, after = _cursor(request, "before"), _cursor(request, "after")
+    before, after = number_in(request.GET, "before"), number_in(request.GET, "after")
     page = perform(
         actor, "audit.view", params={"filters": filters.active()},
         run=lambda: selectors.audit_page(filters, before=before, after=after),

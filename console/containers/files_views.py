@@ -59,7 +59,7 @@ def files_download(request, name, ref):
     """A file's bytes, or a folder as a tar, streamed from Docker."""
     actor = Actor.from_request(request)
     host = host_for(actor, name)
-    container = container_target(host, ref)
+    container = container_target(actor, host, ref, "container.download")
     download = services.container_download(
         actor=actor, host=host, container=container, path=request.GET.get("path") or "/"
     )
@@ -70,7 +70,7 @@ def export(request, name, ref):
     """`docker export`: the container's filesystem as a tar, streamed."""
     actor = Actor.from_request(request)
     host = host_for(actor, name)
-    container = container_target(host, ref)
+    container = container_target(actor, host, ref, "container.export")
     chunks = services.container_export(actor=actor, host=host, container=container)
     return download_response(request, chunks, f"{container.name}.tar", "application/x-tar")
 
@@ -90,7 +90,7 @@ def _files_upload(request, name, ref, limit):
     """Files (or one tar to extract) into the folder `path`."""
     actor = Actor.from_request(request)
     host = host_for(actor, name)
-    container = container_target(host, ref)
+    container = container_target(actor, host, ref, "container.upload")
     authorize(actor, "container.upload", host=host, target=container)  # before the files are read
     path = request.POST.get("path") or "/"
     form = UploadForm(request.POST, request.FILES)

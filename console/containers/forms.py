@@ -17,6 +17,7 @@ from console.containers.run_services import (
     RunSpec,
     VolumeSpec,
 )
+from console.params import whole_number
 
 # distribution/reference's grammar: [domain[:port]/]path[:tag][@digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -84,14 +85,14 @@ def parse_port(text):
     parts = rest.split(":")
     if not host_ip and len(parts) == 3:
         host_ip = parts.pop(0)
-    if len(parts) > 2 or not all(p.isdigit() or p == "" for p in parts) or not parts[-1]:
+    numbers = [whole_number(p) for p in parts]  # None: empty, or not a number
+    if len(parts) > 2 or any(p and whole_number(p) is None for p in parts) or numbers[-1] is None:
         raise forms.ValidationError(f"“{text}” is not [host ip:][host port:]container port[/protocol]")
     if host_ip:
         try:
             ipaddress.ip_address(host_ip)
         except ValueError:
             raise forms.ValidationError(f"“{text}”: {host_ip} is not an IP address") from None
-    numbers = [int(p) if p else None for p in parts]
     if any(n is not None and not 1 <= n <= 65535 for n in numbers):
         raise forms.ValidationError(f"“{text}”: ports go from 1 to 65535")
     host_port = numbers[0] if len(numbers) == 2 else None

@@ -12,6 +12,7 @@ from console.containers.services import container_detail
 from console.errors import WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
+from console.params import number_in
 
 
 def run(request, name=None):
@@ -25,8 +26,8 @@ def run(request, name=None):
         hosts = Host.objects.filter(pk__in=[h.pk for h in services.run_hosts(actor)])
         if not hosts:
             services.run_refused(actor=actor, host=None)
-        chosen = request.POST.get("host") or request.GET.get("host")
-        host = hosts.filter(pk=chosen).first() if chosen and chosen.isdigit() else hosts.first()
+        chosen = number_in(request.POST, "host") or number_in(request.GET, "host")
+        host = hosts.filter(pk=chosen).first() if chosen is not None else hosts.first()
     initial = {"labels": "\n".join(f"{k}={v}" for k, v in services.run_labels(actor, host).items())}
     form = RunForm(request.POST or None, hosts=hosts, initial={"host": host, **initial})
     context = {"form": form, "host": host, "fixed_host": name is not None}

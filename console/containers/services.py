@@ -10,12 +10,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from console import cli, gateway
 from console.access import policy
 from console.actions import REGISTRY, Target, allows, authorize, perform, require
-from console.errors import ActionDenied, DockerError, WharfError
+from console.errors import ActionDenied, DockerError, DockerNotFound, WharfError
 from console.hosts.services import selected_hosts
+from console.params import whole_number
 
 STATES = ("running", "paused", "restarting", "created", "exited", "dead", "removing")
 STOPPED_STATES = ("created", "exited", "dead")  # what `docker container prune` removes
@@ -26,7 +28,12 @@ SECRET_VALUE = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # Docker's own rule
 LINK_ALIAS = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 SIGNAL = re.compile(r"^(SIG)?[A-Z][A-Z0-9+-]{0,15}$|^[0-9]{1,2}$")
-PS_ARGS = re.compile(r"^[a-zA-Z0-9 ,=_+%:-]{1,64}$")
+# `docker top` runs the host's ps: only these options, never BSD `e` (every process's
+# environment, secrets included) nor anything else ps would print beyond a process table.
+PS_PRESETS = ("-ef", "-eF", "aux", "-eo pid,user,%cpu,%mem,etime,args")
+PS_COLUMNS = frozenset(
+    "pid ppid pgid sid user uid group gid tty stat etime time start %cpu %mem rss vsz nlwp ni pri comm args cmd".split()
+)
 DIFF_KINDS = {0: "C", 1: "A", 2: "D"}  # Docker's codes -> docker diff's letters
 DIFF_NAMES = {"A": "added", "C": "changed", "D": "deleted"}
 
@@ -237,21 +244,38 @@ def container_list(*, actor, hosts, query, refuse_hidden=False):
 # --- one container ----------------------------------------------------------------
 
 
-def container_target(host, ref):
-    """The container `ref` (id or name) as an action target (see `_resolve`)."""
-    return _resolve(host, ref)[0]
+def container_target(actor, host, ref, code):
+    """The container `ref` (id or name) as the target of the action `code` (see `_resolve`)."""
+    return _resolve(actor, host, ref, code)[0]
 
 
-def _resolve(host, ref):
-    """(target, inspect data) of a container: id, name and labels for authorization
-    and the audit entry. When it cannot be read, the bare reference and None:
-    `perform` then records why the action could not be done."""
+def _resolve(actor, host, ref, code):
+    """(target, inspect data) of a container the actor may see: id, name and labels for
+    authorization and the audit entry. A container the actor may not see is answered
+    exactly like a missing one (same error, same Docker calls); the attempt at `code`
+    is recorded either way: denied, or failed (missing, to one who may see them all)."""
     try:
         attrs = gateway.container_inspect(host, ref)
-    except WharfError:
-        return Target(ref, ref), None
-    labels = (attrs.get("Config") or {}).get("Labels") or {}
-    return Target(attrs["Id"], attrs.get("Name", "").lstrip("/") or attrs["Id"][:12], labels), attrs
+    except WharfError as exc:
+        attrs, failure = None, exc
+    if attrs is not None:
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        target = Target(attrs["Id"], attrs.get("Name", "").lstrip("/") or attrs["Id"][:12], labels)
+        if allows(actor, "container.view", host, target):
+            return target, attrs
+    else:
+        target = Target(ref, ref, labels={})  # no label grant covers what cannot be read
+    if attrs is not None or isinstance(failure, DockerNotFound):
+        failure = DockerNotFound(f"There is no container {ref} on host {host.name}.")
+    try:
+        perform(actor, code, host=host, target=target, run=partial(_fail, failure))
+    except ActionDenied:
+        pass
+    raise failure
+
+
+def _fail(error):
+    raise error
 
 
 @dataclass
@@ -395,26 +419,36 @@ LIFECYCLE_CODES = (
 
 def container_detail(*, actor, host, ref):
     """`docker inspect` of one container, authorized as container.view."""
-    target, attrs = _resolve(host, ref)
-    attrs = perform(
-        actor, "container.view", host=host, target=target,
-        run=lambda: attrs or gateway.container_inspect(host, ref),
-    )  # fmt: skip
+    target, attrs = _resolve(actor, host, ref, "container.view")
+    perform(actor, "container.view", host=host, target=target, run=lambda: attrs)
     permitted = {code for code in LIFECYCLE_CODES if allows(actor, code, host, target)}
     return ContainerDetail(host, target, attrs, "container.remove" in permitted, permitted)
 
 
 def container_top(*, actor, host, ref, ps_args="-ef", target=None):
-    """`docker top`: (titles, processes) of a running container."""
-    ps_args = (ps_args or "").strip() or "-ef"
-    if not PS_ARGS.match(ps_args):
-        raise InvalidInput("ps", "ps options may use letters, digits, spaces and , = _ + % : - only.")
-    target = target or _resolve(host, ref)[0]
-    top = perform(
-        actor, "container.top", host=host, target=target, params={"ps_args": ps_args},
-        run=lambda: gateway.container_top(host, target.id, ps_args, target.name),
-    )  # fmt: skip
+    """`docker top`: (titles, processes) of a running container. A refused `ps_args` is
+    an attempt like any other: recorded as failed."""
+    target = target or container_target(actor, host, ref, "container.top")
+
+    def run():
+        return gateway.container_top(host, target.id, checked_ps_args(ps_args), target.name)
+
+    params = {"ps_args": (ps_args or "")[:200]}
+    top = perform(actor, "container.top", host=host, target=target, params=params, run=run)
     return top.get("Titles") or [], top.get("Processes") or []
+
+
+def checked_ps_args(text):
+    """One of PS_PRESETS, or `-o`/`-eo` with a comma list of PS_COLUMNS including pid."""
+    text = " ".join((text or "").split()) or "-ef"
+    option, _, columns = text.partition(" ")
+    names = columns.split(",")
+    if text in PS_PRESETS or (option in ("-o", "-eo") and "pid" in names and PS_COLUMNS.issuperset(names)):
+        return text
+    raise InvalidInput(
+        "ps", f"ps options are one of {', '.join(PS_PRESETS)}, or -eo with columns among "
+        f"{', '.join(sorted(PS_COLUMNS))} (pid among them).",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -430,7 +464,7 @@ class Change:
 def container_diff(*, actor, host, ref, kind="", path="", target=None):
     """`docker diff`: the changed paths, optionally only one kind (A, C, D) and
     those containing `path`."""
-    target = target or _resolve(host, ref)[0]
+    target = target or container_target(actor, host, ref, "container.diff")
     changes = perform(
         actor, "container.diff", host=host, target=target,
         run=lambda: gateway.container_diff(host, target.id, target.name),
@@ -448,18 +482,15 @@ def container_diff(*, actor, host, ref, kind="", path="", target=None):
 
 def _act(actor, code, host, ref, params, run, target=None):
     """Perform one lifecycle action on one container; returns its target."""
-    target = target or _resolve(host, ref)[0]
+    target = target or container_target(actor, host, ref, code)
     perform(actor, code, host=host, target=target, params=params, run=lambda: run(target))
     return target
 
 
 def _timeout(value):
-    try:
-        seconds = int(str(value).strip() or 10)
-    except ValueError:
-        raise InvalidInput("timeout", "The timeout is a whole number of seconds.") from None
-    if not 0 <= seconds <= 3600:
-        raise InvalidInput("timeout", "The timeout is between 0 and 3600 seconds.")
+    seconds = whole_number(value) if str(value).strip() else 10
+    if seconds is None or seconds > 3600:
+        raise InvalidInput("timeout", "The timeout is a whole number of seconds from 0 to 3600.")
     return seconds
 
 
@@ -525,7 +556,7 @@ def container_remove(*, actor, host, ref, force=False, volumes=False, link="", t
         alias = link.rstrip("/").rpartition("/")[2]
         if not LINK_ALIAS.match(alias):
             raise InvalidInput("link", "A link name is the alias the link was made with, e.g. db.")
-        target = target or _resolve(host, ref)[0]
+        target = target or container_target(actor, host, ref, "container.remove")
         path = f"/{target.name}/{alias}"  # only a link of this container: the grant is for it
         return _act(actor, "container.remove", host, ref, {"link": path},
                     lambda t: gateway.container_remove_link(host, path), target)  # fmt: skip
@@ -596,8 +627,9 @@ def container_bulk(*, actor, action, selection, options):
         if host is None:
             outcomes.append(Outcome(host_name, ref, ref, "failed", f"no host {host_name} you may see"))
             continue
-        target = _resolve(host, ref)[0]
+        target = Target(ref, ref)
         try:
+            target = container_target(actor, host, ref, f"container.{action}")
             container_act(actor=actor, host=host, ref=ref, action=action, options=options, target=target)
         except ActionDenied as exc:
             outcomes.append(Outcome(host_name, ref, target.name, "denied", str(exc)))

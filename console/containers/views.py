@@ -12,7 +12,7 @@ from console.actions import Actor
 from console.containers import run_services, services, tables
 from console.containers.services import ContainerQuery, InvalidInput
 from console.errors import DockerConflict
-from console.hosts.services import host_for, visible_hosts
+from console.hosts.services import host_for, no_host_notice, visible_hosts
 
 SORT_COLUMNS = (
     ("name", "Name"), ("image", "Image"), (None, "Command"), ("state", "State"),
@@ -61,6 +61,7 @@ def _render_list(request, name, params, here, bulk_errors=None, status=200):
         "can_prune": host is not None and services.may_prune(actor=actor, host=host),
         "can_run": run_services.may_run(actor, host) if host else bool(run_services.run_hosts(actor)),
         "here": here,
+        **no_host_notice(actor, hosts if host else choices),
     }
     template = "containers/_table.html" if request.htmx else "containers/list.html"
     response = render(request, template, context, status=status)
@@ -139,7 +140,10 @@ def container_inspect(request, name, ref):
 def container_top(request, name, ref):
     actor, host, c = _detail(request, name, ref)
     ps_args = request.GET.get("ps", "-ef")
-    context = {"c": c, "host": host, "tab": "top", "ps": ps_args, "titles": [], "processes": []}
+    context = {
+        "c": c, "host": host, "tab": "top", "ps": ps_args, "presets": services.PS_PRESETS,
+        "titles": [], "processes": [],
+    }  # fmt: skip
     status = 200
     try:
         context["titles"], context["processes"] = services.container_top(

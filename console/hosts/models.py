@@ -48,6 +48,11 @@ class Host(models.Model):
     def __str__(self):
         return self.name
 
+    @classmethod
+    def named(cls, name):
+        """The host called `name`, or None; a name no host can have is not looked up."""
+        return cls.objects.filter(name=name).first() if re.fullmatch(NAME_RE, name or "") else None
+
     @property
     def uses_tls(self):
         return bool(self.tls_ca or self.tls_cert)

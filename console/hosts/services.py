@@ -6,7 +6,7 @@ from django.http import Http404
 
 from console import gateway
 from console.access import policy
-from console.actions import Target, perform
+from console.actions import REGISTRY, Target, allows, perform
 from console.errors import ActionDenied, WharfError
 from console.hosts.models import Host
 
@@ -97,8 +97,8 @@ def visible_hosts(user):
 def host_for(actor, name):
     """A host the actor may see, else 404: a hidden host is not admitted to exist,
     but the denied attempt is on the record."""
-    host = Host.objects.filter(name=name, enabled=True).first()
-    if host is None:
+    host = Host.named(name)
+    if host is None or not host.enabled:
         raise Http404("No such host")
     try:
         return perform(actor, "host.view", host=host, target=Target(host.pk, host.name), run=lambda: host)
@@ -118,8 +118,28 @@ def selected_hosts(actor, names):
     return found
 
 
-def host_details(host):
-    return gateway.host_details(host)
+
+
+# What `docker info` counts over the whole host: shown only to those who see all of it
+CONTAINER_COUNTS = ("Containers", "ContainersRunning", "ContainersPaused", "ContainersStopped")
+
+
+def sees_whole_host(user, host, code="container.view"):
+    """May the user see every container (or image) of the host, not only labelled ones?"""
+    return policy.label_filter(user, REGISTRY[code], host) is None
+
+
+def host_details(actor, host):
+    """`docker version` and `docker info`, without the whole host's counts and storage
+    folder for one who sees only some of its containers or images."""
+    details = gateway.host_details(host)
+    info = details["info"]
+    if not sees_whole_host(actor.user, host):
+        for key in (*CONTAINER_COUNTS, "DockerRootDir"):
+            info.pop(key, None)
+    if not sees_whole_host(actor.user, host, "image.view"):
+        info.pop("Images", None)
+    return details
 
 
 def host_statuses(hosts):
@@ -127,7 +147,21 @@ def host_statuses(hosts):
     return gateway.host_statuses(hosts)
 
 
+def no_host_notice(actor, hosts):
+    """For a page with no host to show: say so, and whether the actor may add one."""
+    if hosts:
+        return {"no_hosts": False}
+    return {"no_hosts": True, "can_add_host": allows(actor, "host.create")}
+
+
 def hosts_with_status(user):
+    """(host, status) of the hosts the user may see; counts they may not see are None."""
     hosts = list(visible_hosts(user))
     statuses = host_statuses(hosts)
+    for host in hosts:
+        status = statuses[host.pk]
+        if not sees_whole_host(user, host):
+            status.running = status.paused = status.stopped = None
+        if not sees_whole_host(user, host, "image.view"):
+            status.images = None
     return [(host, statuses[host.pk]) for host in hosts]

@@ -1,12 +1,14 @@
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from console.actions import Actor, allows, authorize, require
+from console.actions import Actor, Target, allows, authorize
 from console.errors import WharfError
 from console.hosts import services
 from console.hosts.forms import HostForm
 from console.hosts.models import Host
+from console.params import number_in
 
 
 def host_list(request):
@@ -14,7 +16,7 @@ def host_list(request):
     actor = Actor.from_request(request)
     return render(
         request, "hosts/list.html",
-        {"rows": rows, "can_manage": allows(actor, "host.create")},
+        {"rows": rows, "can_manage": allows(actor, "host.create"), **services.no_host_notice(actor, rows)},
     )  # fmt: skip
 
 
@@ -23,7 +25,7 @@ def host_detail(request, name):
     host = services.host_for(actor, name)
     details, error = None, None
     try:
-        details = services.host_details(host)
+        details = services.host_details(actor, host)
     except WharfError as exc:
         error = str(exc)
     return render(
@@ -32,16 +34,20 @@ def host_detail(request, name):
     )  # fmt: skip
 
 
-def host_form(request, name=None):
+def _managed(request, code, name):
+    """The actor, and the host a management page names (None on the add page). The
+    refusal comes first and is recorded, whether or not the host exists: one who may
+    not manage hosts learns nothing of which exist. A missing host is a 404."""
     actor = Actor.from_request(request)
-    host = Host.objects.filter(name=name).first() if name else None
+    authorize(actor, code, target=Target(name=name or ""))
+    host = Host.named(name) if name else None
     if name and host is None:
-        return redirect("hosts:list")
-    code = "host.update" if host else "host.create"
-    if request.method == "POST":
-        authorize(actor, code)  # a refusal is recorded before the input is read
-    else:
-        require(actor, code)
+        raise Http404("No such host.")
+    return actor, host
+
+
+def host_form(request, name=None):
+    actor, host = _managed(request, "host.update" if name else "host.create", name)
     form = HostForm(request.POST or None, request.FILES or None, instance=host)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -63,13 +69,9 @@ def host_form(request, name=None):
 @require_POST
 def host_test(request, name=None):
     """Test a saved host, or the unsaved form data posted from the form (htmx)."""
-    actor = Actor.from_request(request)
-    if name:
-        host = Host.objects.filter(name=name).first()
-        if host is None:
-            return render(request, "partials/error.html", {"message": "No such host."}, status=404)
-    else:
-        instance = Host.objects.filter(pk=request.POST.get("pk") or None).first()
+    actor, host = _managed(request, "host.test", name)
+    if host is None:
+        instance = Host.objects.filter(pk=number_in(request.POST, "pk")).first()
         form = HostForm(request.POST, request.FILES, instance=instance)
         if not form.is_valid():
             return render(request, "hosts/test_result.html", {"form_errors": form.errors})
@@ -82,13 +84,9 @@ def host_test(request, name=None):
 
 
 def host_delete(request, name):
-    actor = Actor.from_request(request)
-    host = Host.objects.filter(name=name).first()
-    if host is None:
-        return redirect("hosts:list")
+    actor, host = _managed(request, "host.delete", name)
     if request.method == "POST":
         services.host_delete(actor=actor, host=host)
         messages.success(request, f"Host {name} removed.")
         return redirect("hosts:list")
-    require(actor, "host.delete")
     return render(request, "hosts/delete.html", {"host": host})

@@ -15,7 +15,7 @@ from console.access import policy
 from console.actions import REGISTRY, Actor, authorize, require
 from console.containers.views import _safe_next
 from console.errors import ActionDenied, WharfError
-from console.hosts.services import host_details, host_for, visible_hosts
+from console.hosts.services import host_details, host_for, no_host_notice, visible_hosts
 from console.images import changes, detail, listing, search, tables
 from console.images.forms import ImportForm, LoadForm, TagForm
 from console.streaming import download_response
@@ -52,6 +52,7 @@ def image_list(request, name=None):
         "can_prune": host is not None and _anywhere(actor, "image.prune", hosts),
         "can_load": host is not None and _anywhere(actor, "image.load", hosts),
         "here": request.get_full_path(),
+        **no_host_notice(actor, hosts if host else choices),
     }  # fmt: skip
     template = "images/_table.html" if request.htmx else "images/list.html"
     response = render(request, template, context)
@@ -288,7 +289,7 @@ def mirrors(request, name):
     and the daemon.json snippet for the mirrors a person wants."""
     actor = Actor.from_request(request)
     host = host_for(actor, name)
-    info = host_details(host)["info"]
+    info = host_details(actor, host)["info"]
     registry = info.get("RegistryConfig") or {}
     current = registry.get("Mirrors") or []
     insecure = sorted(

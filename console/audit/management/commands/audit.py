@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         commands = parser.add_subparsers(dest="command", required=True)
-        commands.add_parser("verify", help="check that no entry was altered or removed")
+        commands.add_parser("verify", help="check that no entry was altered or removed, against the anchors")
         exporting = commands.add_parser("export", help="write the whole trail as CSV or JSON")
         exporting.add_argument("--format", choices=("csv", "json"), default="csv")
         exporting.add_argument("--output", help="file to write (default: standard output)")
@@ -36,14 +36,13 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def verify(self, **options):
-        count, broken = chain.check()
-        if broken is None:
-            self.stdout.write(f"audit chain OK: {count} entries")
+        report = chain.check()
+        if report.problem is None:
+            self.stdout.write(f"audit chain OK: {report.summary()}")
             return
-        entry, reason = broken
-        self.stderr.write(
-            f"audit chain broken at entry #{entry.id} ({entry.time.isoformat()}, {entry.action}): {reason}"
-        )
+        entry, reason = report.problem
+        where = f" at entry #{entry.id} ({entry.time.isoformat()}, {entry.action})" if entry else ""
+        self.stderr.write(f"audit chain broken{where}: {reason}")
         sys.exit(1)
 
     def export(self, format, output=None, **options):

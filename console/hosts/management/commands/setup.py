@@ -1,9 +1,11 @@
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 from console.access import services as access
 from console.access.models import Role
@@ -41,16 +43,65 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 f"Created admin account '{username}' with password: {password}\n"
-                "It is shown only this once: log in and change it."
+                "It is shown only this once: log in and change it with \"Change password\" at the\n"
+                "top of any page (/accounts/password_change/)."
             )
 
     def _local_host(self):
-        url = os.environ.get("DOCKER_HOST") or (f"unix://{LOCAL_SOCKET}" if LOCAL_SOCKET.exists() else "")
-        if not url or Host.objects.exists():
+        """Register the Docker found on this machine as 'local', and say what was found."""
+        names = list(Host.objects.order_by("name").values_list("name", flat=True))
+        if names:
+            self.stdout.write(f"Docker hosts: {', '.join(names)}.")
+            return
+        url = os.environ.get("DOCKER_HOST", "")
+        if url:
+            found = f"DOCKER_HOST is {url}"
+        elif LOCAL_SOCKET.exists():
+            url, found = f"unix://{LOCAL_SOCKET}", f"Found the Docker socket {LOCAL_SOCKET}"
+        else:
+            self.stdout.write(
+                f"No Docker found: DOCKER_HOST is not set and {LOCAL_SOCKET} does not exist.\n"
+                + _add_host_hint()
+            )
+            return
+        actor = Actor.for_command("setup")
+        try:
+            host = services.host_create(actor=actor, name="local", url=url,
+                                        description="registered at first run")  # fmt: skip
+        except WharfError as exc:
+            self.stdout.write(f"{found}, but it could not be registered: {exc}\n{_add_host_hint()}")
             return
         try:
-            services.host_create(actor=Actor.for_command("setup"), name="local", url=url,
-                                 description="registered at first run")  # fmt: skip
-            self.stdout.write(f"Registered the local Docker host as 'local' ({url}).")
+            version = services.host_test(actor=actor, host=host)
         except WharfError as exc:
-            self.stdout.write(f"Could not register the local Docker host ({url}): {exc}")
+            self.stdout.write(
+                f"{found}: registered as host 'local', but it does not answer: {exc}."
+                f"{_socket_hint(url)}\nIt shows as down on the Hosts page until then."
+            )
+        else:
+            self.stdout.write(f"{found}: registered as host 'local' (Docker {version.get('Version', '?')}).")
+
+
+def _add_host_hint():
+    bind = os.environ.get("WHARF_BIND", "127.0.0.1")
+    address = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
+    page = f"http://{address}:{os.environ.get('WHARF_PORT', '8000')}{reverse('hosts:add')}"
+    return (
+        f"Add a Docker host on {page} (logged in as an admin) or with\n"
+        "  manage.py addhost NAME URL   (unix://, tcp:// with --tls-*, ssh://user@host)\n"
+        "No Docker of your own? `scripts/run --demo` starts throw-away local daemons "
+        "(needs root and dockerd)."
+    )
+
+
+def _socket_hint(url):
+    """Why a unix socket that exists cannot be used by this user, if that is the reason."""
+    path = url.removeprefix("unix://")
+    if not url.startswith("unix://") or not os.path.exists(path) or os.access(path, os.R_OK | os.W_OK):
+        return ""
+    st = os.stat(path)
+    return (
+        f"\nThis user (uid {os.getuid()}) may not open {path} (owner uid {st.st_uid}, group "
+        f"{st.st_gid}, mode {stat.filemode(st.st_mode)}): run the console as a member of group "
+        f"{st.st_gid} (in a container: --group-add {st.st_gid}) or as root."
+    )

@@ -1,0 +1,23 @@
+"""A websocket application that sends FLOOD_MIB messages of 1 MiB as fast as it may,
+for the server tests: `python -m tests.flood PORT` serves it with console/server.py."""
+
+import sys
+
+FLOOD_MIB = 300
+
+
+async def flood(scope, receive, send):
+    if scope["type"] != "websocket":
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    message = bytes(1024 * 1024)
+    for _ in range(FLOOD_MIB):
+        await send({"type": "websocket.send", "bytes": message})
+    await send({"type": "websocket.close"})
+
+
+if __name__ == "__main__":
+    from console.server import WharfServer
+
+    WharfServer(flood, endpoints=[f"tcp:port={sys.argv[1]}:interface=127.0.0.1"], verbosity=0).run()
