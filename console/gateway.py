@@ -727,8 +727,19 @@ def container_export(host, ref):
 # --- images ----------------------------------------------------------------------
 
 
+# What can name an image (repository[:tag], repository@digest, an id): a "." or ".." part
+# would be resolved away in the Engine's URL and ask for another endpoint
+_IMAGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,511}")
+
+
+def _check_image_ref(host, ref):
+    if not _IMAGE_REF.fullmatch(ref) or any(part in (".", "..") for part in ref.split("/")):
+        raise DockerNotFound(f"there is no image {ref} on host {host.name}")
+
+
 def _image_call(host, ref, fn):
     """`call` for one image, with "no such image" said plainly."""
+    _check_image_ref(host, ref)
     try:
         return call(host, fn)
     except DockerNotFound:
@@ -784,6 +795,9 @@ def containers_by_image(host):
 
 def image_save(host, refs):
     """`docker save`: a tar stream of one or more images (the CLI's /images/get?names=)."""
+
+    for ref in refs:
+        _check_image_ref(host, ref)
 
     def get(client):
         api = client.api

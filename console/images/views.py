@@ -78,7 +78,10 @@ def image_bulk(request):
     if not selection:
         messages.error(request, "Tick the images to act on first.")
         return redirect(back)
-    if request.POST.get("action") == "save":
+    action = request.POST.get("action")
+    if action not in ("remove", "save"):
+        raise WharfError("Choose Remove or Save for the selected images.")
+    if action == "save":
         names = {h for h, _ in selection}
         if len(names) != 1:
             messages.error(request, "Save images of one host at a time.")
