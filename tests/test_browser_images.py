@@ -37,3 +37,16 @@ def test_tag_and_untag_in_the_browser(page, hosts, admin_user, docker_env):
     finally:
         if new_tag in client.images.get(image.id).tags:
             client.api.remove_image(new_tag)
+
+
+def test_load_sends_the_tar_as_the_body(page, hosts, admin_user, docker_env, tmp_path):
+    """The load page's script sends the file itself as the request body (no form)."""
+    saved = tmp_path / "busybox.tar"
+    saved.write_bytes(b"".join(docker_env.client("unix-2").api.get_image(TEST_IMAGE)))
+    login(page, "admin")
+    page.goto("/hosts/unix-1/images/load/")
+    with page.expect_request(lambda r: r.method == "POST") as sent:
+        page.get_by_label("Image tar").set_input_files(str(saved))
+        page.get_by_role("button", name="Load").click()
+    assert sent.value.headers["content-type"] == "application/x-tar"
+    expect(page.locator("code.loaded")).to_have_text(TEST_IMAGE)
