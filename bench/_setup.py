@@ -7,6 +7,7 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -62,3 +63,58 @@ def median_seconds(fn, runs=5, warmup=1):
         fn()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+# --- list pages: the page and the raw calls timed in turns ---
+
+
+def all_at_once(calls):
+    def run():
+        threads = [threading.Thread(target=call) for call in calls]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    return run
+
+
+def page(client, url, expect_rows):
+    def get():
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        rows = response.content.count(b"<tr data-host=")
+        assert rows == expect_rows, (url, rows, expect_rows)
+
+    return get
+
+
+def interleaved(measures, runs=5):
+    """Median seconds of each function, run in turns (raw, page, raw, page, ...) so that
+    both see the same load on a shared machine; also the page's CPU time in this process."""
+    for fn in measures.values():
+        fn()  # warm up: connections, clients, templates
+    times = {name: [] for name in measures}
+    cpu = {name: [] for name in measures}
+    for _ in range(runs):
+        for name, fn in measures.items():
+            wall, started = time.perf_counter(), time.process_time()
+            fn()
+            times[name].append(time.perf_counter() - wall)
+            cpu[name].append(time.process_time() - started)
+    return {n: statistics.median(t) for n, t in times.items()}, {n: statistics.median(t) for n, t in cpu.items()}
+
+
+def profile(client, url):
+    import cProfile
+    import pstats
+
+    client.get(url)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(3):
+        client.get(url)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(30)
+    stats.sort_stats("tottime").print_stats(20)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class Action:
     code: str
     label: str  # completes "You are not allowed to ..."
-    target: str  # kind of target: host, container, image, user, group, role, grant, audit, session
+    target: str  # kind of target: host, container, image, registry, user, group, role, grant, audit, session
     scope: str = "host"  # "host": done on one host; "global": console-wide
     read: bool = False  # a plain read: audited only with AUDIT_READS (denials always)
     long: bool = False  # audited when it starts, completed when it ends
@@ -66,6 +66,20 @@ declare("container.top", "see the processes of containers", "container", read=Tr
 declare("container.diff", "see the changed files of containers", "container", read=True)
 # Images
 declare("image.view", "see images", "image", read=True)
+declare("image.search", "search registries for images", "image", read=True)
+declare("image.tag", "tag images", "image")
+declare("image.untag", "remove image tags", "image")
+declare("image.remove", "remove images", "image")
+declare("image.prune", "remove unused images", "image", host_wide=True)
+declare("image.save", "download images", "image", long=True)
+declare("image.load", "load images", "image", long=True)
+declare("image.import", "import images", "image", long=True)
+# Registries the console knows (console-wide); using one lends its stored credentials
+declare("registry.view", "see registries", "registry", scope="global", read=True)
+declare("registry.use", "use registry credentials", "registry", scope="global")
+declare("registry.create", "add registries", "registry", scope="global", secret=("password",))
+declare("registry.update", "change registries", "registry", scope="global", secret=("password",))
+declare("registry.delete", "remove registries", "registry", scope="global")
 # Containers: run, commit, files
 declare("container.run", "run containers", "container")
 declare("container.run_privileged", "run containers with access to their host", "container",

@@ -366,9 +366,9 @@ def containers_of_hosts(queries):
     }
 
 
-def images_of(host, *, intermediate=False):
+def images_of(host, *, intermediate=False, filters=None):
     """`docker images` (`-a` with `intermediate`): the Engine's image summaries."""
-    return call(host, lambda c: c.api.images(all=intermediate), probe=True)
+    return call(host, lambda c: c.api.images(all=intermediate, filters=filters or None), probe=True)
 
 
 # A container's id, id prefix or name. Anything else never reaches Docker: "." would
@@ -712,3 +712,163 @@ def container_export(host, ref):
         return _stream(host, chunks)
     except DockerNotFound:
         raise DockerNotFound(f"no such container on host {host.name}: {ref}") from None
+
+
+# --- images ----------------------------------------------------------------------
+
+
+# What can name an image (repository[:tag], repository@digest, an id): a "." or ".." part
+# would be resolved away in the Engine's URL and ask for another endpoint
+_IMAGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,511}")
+
+
+def _check_image_ref(host, ref):
+    if not _IMAGE_REF.fullmatch(ref) or any(part in (".", "..") for part in ref.split("/")):
+        raise DockerNotFound(f"there is no image {ref} on host {host.name}")
+
+
+def _image_call(host, ref, fn):
+    """`call` for one image, with "no such image" said plainly."""
+    _check_image_ref(host, ref)
+    try:
+        return call(host, fn)
+    except DockerNotFound:
+        raise DockerNotFound(f"there is no image {ref} on host {host.name}") from None
+
+
+def image_inspect(host, ref):
+    """`docker image inspect`."""
+    return _image_call(host, ref, lambda c: c.api.inspect_image(ref))
+
+
+def image_history(host, ref):
+    """`docker history`: the layers, newest first."""
+    return _image_call(host, ref, lambda c: c.api.history(ref))
+
+
+def image_tag(host, ref, repository, tag):
+    """`docker tag`: moves the tag if another image had it (as the CLI does)."""
+    _image_call(host, ref, lambda c: c.api.tag(ref, repository, tag or None, force=True))
+
+
+def image_remove(host, ref, *, force=False, no_prune=False):
+    """`docker rmi`: Docker's list of what it untagged and deleted."""
+    try:
+        return _image_call(host, ref, lambda c: c.api.remove_image(ref, force=force, noprune=no_prune))
+    except DockerConflict as exc:
+        raise DockerConflict(_in_use(host, ref, str(exc))) from None
+
+
+def _in_use(host, ref, text):
+    """Docker's refusal to remove an image, in plain words."""
+    if "being used by" in text or "is using its referenced image" in text:
+        return f"image {ref} is used by a container on host {host.name}: remove the container first, or force"
+    if "referenced in multiple repositories" in text:
+        return f"image {ref} has several tags: remove them one by one, or force"
+    if "image has dependent child images" in text:
+        return f"image {ref} is the parent of other images: remove those first"
+    return text
+
+
+def image_users(host, image_id):
+    """The containers (any state) made from an image: Docker's summaries."""
+    return call(host, lambda c: c.api.containers(all=True, filters={"ancestor": image_id}))
+
+
+def containers_by_image(host):
+    """How many containers (any state) each image id of a host has."""
+    counts = {}
+    for summary in call(host, lambda c: c.api.containers(all=True), probe=True):
+        counts[summary.get("ImageID", "")] = counts.get(summary.get("ImageID", ""), 0) + 1
+    return counts
+
+
+def image_save(host, refs):
+    """`docker save`: a tar stream of one or more images (the CLI's /images/get?names=)."""
+
+    for ref in refs:
+        _check_image_ref(host, ref)
+
+    def get(client):
+        api = client.api
+        response = api._get(api._url("/images/get"), params={"names": list(refs)}, stream=True)
+        api._raise_for_status(response)
+        return api._stream_raw_result(response, STREAM_CHUNK, False)
+
+    try:
+        chunks = call(host, get)
+    except DockerNotFound as exc:
+        raise DockerNotFound(f"host {host.name}: {exc}") from None
+    return _stream(host, chunks)
+
+
+def _messages(host, lines):
+    """Docker's JSON progress lines: the `stream`/`status` texts, or its error."""
+    texts = []
+    for line in lines:
+        if "error" in line or "errorDetail" in line:
+            detail = (line.get("errorDetail") or {}).get("message") or line.get("error")
+            raise DockerError(f"host {host.name}: {detail}")
+        text = (line.get("stream") or line.get("status") or "").strip()
+        if text:
+            texts.append(text)
+    return texts
+
+
+def image_load(host, chunks):
+    """`docker load` from an iterable of tar blocks (sent as they are read): Docker's
+    messages ("Loaded image: busybox:latest")."""
+
+    def load(client):
+        return _messages(host, client.api.load_image(chunks, quiet=True))
+
+    return call(host, load)
+
+
+def image_import(host, *, chunks=None, url="", repository, tag, changes, message):
+    """`docker import`: a root-filesystem tar (an iterable of blocks) or a URL the daemon
+    fetches; the new image's id."""
+
+    def import_(client):
+        api = client.api
+        params = {"repo": repository, "tag": tag or None, "changes": list(changes) or None,
+                  "message": message or None, "fromSrc": url or "-"}  # fmt: skip
+        headers = {"Content-Type": "application/tar"}
+        response = api._post(api._url("/images/create"), params=params, data=None if url else chunks,
+                             headers=headers, stream=True, timeout=None)  # fmt: skip
+        api._raise_for_status(response)
+        texts = _messages(host, api._stream_helper(response, decode=True))
+        return next((t for t in reversed(texts) if t.startswith("sha256:")), texts[-1] if texts else "")
+
+    return call(host, import_)
+
+
+def image_search(host, term, limit):
+    """`docker search` on Docker Hub, through the daemon."""
+    try:
+        return call(host, lambda c: c.api.search(term, limit=limit))
+    except DockerError as exc:
+        text = str(exc)
+        if any(s in text for s in ("dial tcp", "lookup ", "connection refused", "timeout", "no such host")):
+            raise DockerError(
+                f"host {host.name} cannot reach Docker Hub (no internet access from that daemon?)"
+            ) from None
+        raise
+
+
+def registry_login(host, *, address, username, password):
+    """Check credentials through a daemon (`POST /auth`, as `docker login` does) without
+    storing them anywhere: the daemon's status text. The password never reaches an error."""
+
+    def auth(client):
+        api = client.api
+        data = {"username": username, "password": password, "serveraddress": address}
+        return api._result(api._post_json(api._url("/auth"), data=data), json=True)
+
+    try:
+        return call(host, auth).get("Status", "")
+    except WharfError as exc:
+        text = str(exc).replace(password, "[redacted]") if password else str(exc)
+        if "401" in text or "unauthorized" in text.lower():
+            text = f"{address} refused the username or password (asked through host {host.name})"
+        raise type(exc)(text) from None

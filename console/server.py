@@ -43,6 +43,7 @@ FORM_OVERHEAD = 1024 * 1024  # what a multipart form adds around the files it ca
 # with the setting that holds its limit. Matched against the request's decoded path.
 LARGE_BODIES = [
     (re.compile(r"/hosts/[^/]+/containers/[^/]+/files/upload/"), "CONTAINER_UPLOAD_MAX_BYTES"),
+    (re.compile(r"/hosts/[^/]+/images/(?:load|import)/"), "IMAGE_UPLOAD_MAX_BYTES"),
 ]
 
 

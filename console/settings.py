@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "console.audit",
     "console.containers",
     "console.images",
+    "console.registries",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +239,8 @@ AUDIT_ANCHOR_SECONDS = float(os.environ.get("WHARF_AUDIT_ANCHOR_SECONDS", "60"))
 
 # Containers: run and files
 CONTAINER_UPLOAD_MAX_BYTES = int(os.environ.get("WHARF_UPLOAD_MAX_BYTES", str(1024**3)))
+# Images: the largest tar a load or an import may upload (it is spooled to a temporary file)
+IMAGE_UPLOAD_MAX_BYTES = int(os.environ.get("WHARF_IMAGE_UPLOAD_MAX_BYTES", str(8 * 1024**3)))
 # Host folders a bind mount may use without the container.run_privileged permission
 RUN_ALLOWED_BIND_PATHS = _env_list("WHARF_RUN_ALLOWED_BIND_PATHS", "")
 RUN_WAIT_SECONDS = float(os.environ.get("WHARF_RUN_WAIT_SECONDS", "300"))  # one-shot runs

@@ -16,6 +16,7 @@ urlpatterns = [
     path("hosts/", include("console.hosts.urls")),
     path("access/", include("console.access.urls")),
     path("audit/", include("console.audit.urls")),
+    path("registries/", include("console.registries.urls")),
     path("", include("console.containers.urls")),
     path("", include("console.images.urls")),
 ]

@@ -82,12 +82,6 @@ def test_the_catalog_imports_nothing_of_the_console():
     assert GRAPH["console.catalog"] == set()
 
 
-def test_the_gateway_is_reached_only_through_services_and_the_action_layer():
-    allowed = {"console.actions", "console.hosts.models"}  # the model reads the URL schemes
-    callers = _importers("console.gateway") - allowed
-    assert all(name.endswith("services") for name in callers), sorted(callers)
-
-
 def test_only_the_action_layer_writes_the_audit_chain():
     assert _importers("console.audit.chain") - {"console.actions"} <= {
         n for n in MODULES if n.startswith("console.audit.")

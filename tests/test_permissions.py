@@ -27,12 +27,17 @@ from console.audit.selectors import AuditFilters
 from console.containers import files_services as files
 from console.containers import run_services
 from console.containers import services as containers
-from console.errors import ActionDenied, DockerNotFound
+from console.errors import ActionDenied, DockerNotFound, WharfError
 from console.hosts import services as hosts
 from console.hosts.models import Host
+from console.images import changes as image_changes
+from console.images import search as image_search
 from console.images import services as images
+from console.registries import services as registries
+from console.registries.models import Registry
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
+from tests.test_image_changes import rootfs_tar
 
 # The streams and terminals add logs (both roles), exec and attach (Developer) when declared.
 DEVELOPER = {
@@ -43,7 +48,8 @@ VIEWER = {"host.view", "container.view", "container.top", "container.diff", "ima
 ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
 ROLE_CODES = {
     "Admin": set(ACTIONS),
-    "Operator": {"host.view"} | {c for c in ACTIONS if c.startswith(("container.", "image."))}
+    "Operator": {"host.view", "registry.view", "registry.use"}
+    | {c for c in ACTIONS if c.startswith(("container.", "image."))}
     - {"container.run_privileged"},
     "Developer": DEVELOPER,
     "Viewer": VIEWER,
@@ -118,6 +124,27 @@ def _viewer():
     return Role.objects.get(name="Viewer")
 
 
+def _victim(case, tags=("1",)):
+    """An image of its own (committed from a container that is then removed), tagged
+    matrix/victim:<each of tags>; no tags: a dangling image."""
+    container = case.docker.containers.create(TEST_IMAGE, ["true"], network_mode="none")
+    image = container.commit()
+    container.remove()
+    for tag in tags:
+        image.tag("matrix/victim", tag)
+    return image.id
+
+
+def _registry(case):
+    spec = case.env.registry
+    return Registry.objects.create(name="test-registry", address=spec.address, plain_http=True,
+                                   username=spec.username, password=spec.password)  # fmt: skip
+
+
+def _saved(case):
+    return b"".join(case.docker.api.get_image(TEST_IMAGE))
+
+
 # Objects an action changes are made before the "untouched" snapshot: PREPARE[code](case).
 PREPARE = {
     "host.delete": lambda c: Host.objects.create(name="victim", url="unix:///x.sock"),
@@ -130,6 +157,14 @@ PREPARE = {
         role=_viewer(), user=access.User.objects.create_user("someone", password=PASSWORD)
     ),
     "audit.purge": lambda c: [require(c.actor.__class__(system=True), "audit.view") for _ in range(3)],
+    "image.tag": _victim,
+    "image.untag": lambda c: _victim(c, tags=("1", "2")),
+    "image.remove": _victim,
+    "image.prune": lambda c: _victim(c, tags=()),
+    "image.load": _saved,
+    "registry.use": _registry,
+    "registry.update": _registry,
+    "registry.delete": _registry,
 }
 INVOKE = {
     "host.create": lambda c: hosts.host_create(actor=c.actor, name="brand-new", url="unix:///tmp/none.sock"),
@@ -171,6 +206,26 @@ INVOKE = {
         actor=c.actor, host=c.host, container=c.target, repository="matrix/commit", tag="1"
     ),
     "image.view": lambda c: images.image_list(actor=c.actor, hosts=[c.host]),
+    "image.search": lambda c: image_search.hub_search(actor=c.actor, host=c.host, term="busybox"),
+    "image.tag": lambda c: image_changes.image_tag(actor=c.actor, host=c.host, ref=c.prepared, repository="matrix/victim", tag="2"),
+    "image.untag": lambda c: image_changes.image_untag(actor=c.actor, host=c.host, reference="matrix/victim:2"),
+    "image.remove": lambda c: image_changes.image_remove(actor=c.actor, host=c.host, ref=c.prepared),
+    "image.prune": lambda c: image_changes.image_prune(actor=c.actor, host=c.host, ids=[c.prepared]),
+    "image.save": lambda c: b"".join(image_changes.image_save(actor=c.actor, host=c.host, refs=[TEST_IMAGE])),
+    "image.load": lambda c: image_changes.image_load(
+        actor=c.actor, host=c.host, name="saved.tar", size=len(c.prepared), chunks=[c.prepared]
+    ),
+    "image.import": lambda c: image_changes.image_import(
+        actor=c.actor, host=c.host, repository="matrix/imported", tag="1",
+        upload=SimpleUploadedFile("root.tar", rootfs_tar()),
+    ),
+    "registry.view": lambda c: registries.registry_list(actor=c.actor),
+    "registry.use": lambda c: registries.registry_search(actor=c.actor, registry=c.prepared, term=""),
+    "registry.create": lambda c: registries.registry_create(
+        actor=c.actor, name="new-registry", address="127.0.0.1:5999", username="u", password="p"
+    ),
+    "registry.update": lambda c: registries.registry_update(actor=c.actor, registry=c.prepared, username="other"),
+    "registry.delete": lambda c: registries.registry_delete(actor=c.actor, registry=c.prepared),
     "container.files": lambda c: files.container_files(actor=c.actor, host=c.host, container=c.target, path="/etc"),
     "container.download": lambda c: b"".join(
         files.container_download(actor=c.actor, host=c.host, container=c.target, path="/etc/passwd").chunks
@@ -187,6 +242,8 @@ STATE = {
     "container.prune": "exited",
 }  # fmt: skip
 NO_CONTAINER = {"container.run", "container.run_privileged"}
+# Allowed, they reach Docker Hub, which the test daemons cannot: they fail past authorization.
+NO_INTERNET = {"image.search"}
 
 
 def test_every_action_is_covered():
@@ -199,6 +256,7 @@ def _snapshot(docker, container):
     images = sorted((i.id, tuple(i.tags)) for i in docker.images.list(all=True))
     files = container.diff() if container else None
     rows = [m.objects.count() for m in (Host, access.User, Group, Role, Grant)]
+    rows.append(list(Registry.objects.values_list("name", "username", "password")))
     return containers_, images, files, rows
 
 
@@ -253,17 +311,21 @@ def _real_cases():
 
 
 @pytest.mark.parametrize("code, role, scope", list(_real_cases()))
-def test_action(code, role, scope, hosts, make_user, clean_daemon, settings):
+def test_action(code, role, scope, hosts, make_user, clean_daemon, settings, docker_env):
     settings.AUDIT_READS = True
     user = _grant(make_user, hosts, role, scope)
     needs = None if code in NO_CONTAINER or REGISTRY[code].target != "container" else STATE.get(code, "created")
     case = Case(actor_for(user), hosts["unix-1"], clean_daemon, _labels(scope), needs)
+    case.env = docker_env
     case.prepared = PREPARE[code](case) if code in PREPARE else None
     before = _snapshot(clean_daemon, case.container)
     first_id = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
     allowed = expected(role, code, scope)
-    if allowed:
+    if allowed and code in NO_INTERNET:
+        with pytest.raises(WharfError, match="cannot reach Docker Hub"):
+            INVOKE[code](case)
+    elif allowed:
         INVOKE[code](case)
     else:
         with pytest.raises((ActionDenied, Http404, DockerNotFound)):  # out of scope looks absent
@@ -271,7 +333,7 @@ def test_action(code, role, scope, hosts, make_user, clean_daemon, settings):
         assert _snapshot(clean_daemon, case.container) == before, "a denied action changed something"
 
     written = AuditEntry.objects.filter(id__gt=first_id, action=code)
-    outcome = "succeeded" if allowed else "denied"
+    outcome = ("failed" if code in NO_INTERNET else "succeeded") if allowed else "denied"
     assert list(written.values_list("outcome", flat=True)) == [outcome], written.values_list("action", "outcome", "error")
     if not allowed:
         others = AuditEntry.objects.filter(id__gt=first_id).exclude(action=code).exclude(outcome="denied")

@@ -9,11 +9,13 @@ DEVELOPER = {
 }  # fmt: skip
 VIEWER = {"host.view", "container.view", "container.top", "container.diff", "image.view"}
 
+OPERATOR_EXTRA = {"host.view", "registry.view", "registry.use"}
+
 BUILTIN_ROLES = {
     "Admin": ("Everything: hosts, users, roles, the audit trail.", lambda a: True),
     "Operator": (
-        "Every container and image operation on the hosts given, except runs with access to the host.",
-        lambda a: (a.target in ("container", "image") or a.code == "host.view")
+        "Every container and image operation on the hosts given, except runs with access to the host; with an all-hosts grant, searching registries and testing their logins.",
+        lambda a: (a.target in ("container", "image") or a.code in OPERATOR_EXTRA)
         and a.code != "container.run_privileged",
     ),
     "Developer": (

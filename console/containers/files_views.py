@@ -4,7 +4,6 @@ import posixpath
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -17,8 +16,8 @@ from console.containers.forms import UploadForm
 from console.containers.services import container_detail, container_target
 from console.errors import ActionDenied, WharfError
 from console.hosts.services import host_for
-from console.params import whole_number
 from console.streaming import download_response
+from console.uploads import declared_over, limit_uploads, over_limit_message
 
 
 def files(request, name, ref):
@@ -76,34 +75,12 @@ def export(request, name, ref):
     return download_response(request, chunks, f"{container.name}.tar", "application/x-tar")
 
 
-class _UploadLimit(FileUploadHandler):
-    """Stops reading an upload once it is over CONTAINER_UPLOAD_MAX_BYTES, whatever the
-    request claimed (the files themselves are spooled by Django's usual handlers)."""
-
-    def __init__(self, request=None):
-        super().__init__(request)
-        self.received = 0
-        self.exceeded = False
-
-    def receive_data_chunk(self, raw_data, start):
-        self.received += len(raw_data)
-        if self.received > settings.CONTAINER_UPLOAD_MAX_BYTES:
-            self.exceeded = True
-            raise StopUpload(connection_reset=True)
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None
-
-
 @csrf_exempt  # the upload handler must be in place before the CSRF check reads the body
 def files_upload(request, name, ref):
-    declared = whole_number(request.META.get("CONTENT_LENGTH")) or 0
-    if declared > settings.CONTAINER_UPLOAD_MAX_BYTES + 1024 * 1024:  # refused unread
-        message = f"The upload is over the limit of {settings.CONTAINER_UPLOAD_MAX_BYTES} bytes."
+    if declared_over(request, settings.CONTAINER_UPLOAD_MAX_BYTES):  # refused unread
+        message = over_limit_message(settings.CONTAINER_UPLOAD_MAX_BYTES)
         return render(request, "error.html", {"message": message}, status=413)
-    limit = _UploadLimit(request)
-    request.upload_handlers.insert(0, limit)
+    limit = limit_uploads(request, settings.CONTAINER_UPLOAD_MAX_BYTES)
     return _files_upload(request, name, ref, limit)
 
 
@@ -118,7 +95,7 @@ def _files_upload(request, name, ref, limit):
     path = request.POST.get("path") or "/"
     form = UploadForm(request.POST, request.FILES)
     if limit.exceeded:
-        form.add_error(None, f"The upload is over the limit of {settings.CONTAINER_UPLOAD_MAX_BYTES} bytes.")
+        form.add_error(None, over_limit_message(settings.CONTAINER_UPLOAD_MAX_BYTES))
         return _files_page(request, actor, host, ref, path, form, status=413)
     if not form.is_valid():
         return _files_page(request, actor, host, ref, path, form, status=400)

@@ -295,6 +295,30 @@ class RunForm(forms.Form):
         return RunSpec(**values)
 
 
+def repository_tag(text, required=False):
+    """"team/app:1.0" -> ("team/app", "1.0"); ("", "") for an empty optional field."""
+    text = text.strip()
+    if not text and not required:
+        return ("", "")
+    match = REPOSITORY_TAG.match(text)
+    if not match or len(text) > 255:
+        raise forms.ValidationError(f"“{text}” is not repository[:tag] (lowercase, e.g. team/app:1.0).")
+    return (match["repository"], match["tag"] or "")
+
+
+def image_changes(text):
+    """Dockerfile instructions for a commit or an import (`--change`), one per line."""
+    changes = []
+    for number, line in _lines(text):
+        instruction = line.split(None, 1)[0].upper()
+        if instruction not in COMMIT_INSTRUCTIONS:
+            raise forms.ValidationError(
+                f"line {number}: {instruction} is not one of {', '.join(COMMIT_INSTRUCTIONS)}."
+            )
+        changes.append(line)
+    return changes
+
+
 class CommitForm(forms.Form):
     repository = forms.CharField(
         label="Repository:tag", required=False, max_length=255,
@@ -310,24 +334,10 @@ class CommitForm(forms.Form):
     pause = forms.BooleanField(label="Pause the container while committing", required=False, initial=True)
 
     def clean_repository(self):
-        text = self.cleaned_data["repository"].strip()
-        if not text:
-            return ("", "")
-        match = REPOSITORY_TAG.match(text)
-        if not match or len(text) > 255:
-            raise forms.ValidationError(f"“{text}” is not repository[:tag] (lowercase, e.g. team/app:1.0).")
-        return (match["repository"], match["tag"] or "")
+        return repository_tag(self.cleaned_data["repository"])
 
     def clean_changes(self):
-        changes = []
-        for number, line in _lines(self.cleaned_data["changes"]):
-            instruction = line.split(None, 1)[0].upper()
-            if instruction not in COMMIT_INSTRUCTIONS:
-                raise forms.ValidationError(
-                    f"line {number}: {instruction} is not one of {', '.join(COMMIT_INSTRUCTIONS)}."
-                )
-            changes.append(line)
-        return changes
+        return image_changes(self.cleaned_data["changes"])
 
     def commit_arguments(self):
         data = self.cleaned_data

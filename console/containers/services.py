@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
-from django.http import Http404
-
 from console import cli, gateway
 from console.actions import Target, allows, authorize, carries_one, label_scope, perform, require
 from console.errors import ActionDenied, DockerError, DockerNotFound, InvalidInput, WharfError
-from console.hosts.services import host_for
+from console.hosts.services import selected_hosts
 from console.params import whole_number
 
 STATES = ("running", "paused", "restarting", "created", "exited", "dead", "removing")
@@ -610,13 +608,8 @@ def container_bulk(*, actor, action, selection, options):
         _timeout(options.get("timeout", ""))
     if "signal" in ACTIONS[action][1]:
         _signal(options.get("signal", ""))
-    hosts, outcomes = {}, []
+    hosts, outcomes = selected_hosts(actor, [name for name, _ in selection]), []
     for host_name, ref in selection:
-        if host_name not in hosts:
-            try:
-                hosts[host_name] = host_for(actor, host_name)
-            except Http404:
-                hosts[host_name] = None
         host = hosts[host_name]
         if host is None:
             outcomes.append(Outcome(host_name, ref, ref, "failed", f"no host {host_name} you may see"))

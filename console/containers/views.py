@@ -101,10 +101,10 @@ def container_bulk(request):
     )  # fmt: skip
 
 
-def _safe_next(request):
-    back = request.POST.get("next") or reverse("containers:list")
+def _safe_next(request, default="containers:list"):
+    back = request.POST.get("next") or reverse(default)
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("containers:list")
+        back = reverse(default)
     return back
 
 

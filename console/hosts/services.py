@@ -69,14 +69,19 @@ def host_test(*, actor, host):
 
 
 def secrets_rotate(*, actor):
-    """Re-encrypt every stored secret with the newest key; the number of hosts."""
+    """Re-encrypt every stored secret with the newest key: hosts' TLS material and
+    registries' passwords; the number of each."""
+    from console.registries.models import Registry
 
     def reencrypt():
-        with transaction.atomic():
+        with transaction.atomic():  # reading decrypts with any key; saving uses the newest
             hosts = list(Host.objects.select_for_update())
-            for host in hosts:  # reading decrypts with any key; saving uses the newest
+            for host in hosts:
                 host.save(update_fields=["tls_ca", "tls_cert", "tls_key"])
-        return len(hosts)
+            registries = list(Registry.objects.select_for_update())
+            for registry in registries:
+                registry.save(update_fields=["password"])
+        return len(hosts), len(registries)
 
     return perform(actor, "secrets.rotate", run=reencrypt)
 
@@ -98,6 +103,20 @@ def host_for(actor, name):
         return perform(actor, "host.view", host=host, target=Target(host.pk, host.name), run=lambda: host)
     except ActionDenied:
         raise Http404("No such host") from None
+
+
+def selected_hosts(actor, names):
+    """The hosts a selection across hosts names, by name: those the actor may see, None
+    for the others (each lookup is `host_for`: the refusals are on the record)."""
+    found = {}
+    for name in dict.fromkeys(names):
+        try:
+            found[name] = host_for(actor, name)
+        except Http404:
+            found[name] = None
+    return found
+
+
 
 
 # What `docker info` counts over the whole host: shown only to those who see all of it

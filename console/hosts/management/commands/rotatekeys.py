@@ -8,5 +8,8 @@ class Command(BaseCommand):
     help = "Re-encrypt stored secrets with the newest key in WHARF_FERNET_KEYS."
 
     def handle(self, **options):
-        count = secrets_rotate(actor=Actor.for_command("rotatekeys"))
-        self.stdout.write(f"Re-encrypted the TLS material of {count} host(s) with the newest key.")
+        hosts, registries = secrets_rotate(actor=Actor.for_command("rotatekeys"))
+        self.stdout.write(
+            f"Re-encrypted the TLS material of {hosts} host(s) and the passwords of "
+            f"{registries} registr{'y' if registries == 1 else 'ies'} with the newest key."
+        )

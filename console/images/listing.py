@@ -1,0 +1,82 @@
+"""The image list as a page shows it (`docker images` and more): on top of
+`services.image_list`, how many containers use each image, the dangling filter, the
+sort order, and what a ticked row stands for in a bulk action."""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+
+from django.utils.http import urlencode
+
+from console import gateway
+from console.actions import allows
+from console.errors import WharfError
+from console.images import services
+
+_counter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-usage")
+SORTS = {
+    "repository": lambda r: (r.repository, r.tag), "tag": lambda r: (r.tag, r.repository),
+    "created": lambda r: r.created, "size": lambda r: r.size,
+    "containers": lambda r: r.containers or 0, "host": lambda r: (r.host.name, r.repository, r.tag),
+}  # fmt: skip
+
+
+@dataclass
+class ImageQuery:
+    """What the list shows, as the URL says it (every field is a query parameter)."""
+
+    reference: str = ""
+    all: bool = False  # intermediate images too (-a)
+    no_trunc: bool = False  # full ids
+    dangling: bool = False  # untagged images only (-f dangling=true)
+    host: str = ""  # across hosts: only this one
+    sort: str = "-created"
+
+    @classmethod
+    def from_params(cls, params):
+        sort = params.get("sort", "")
+        return cls(
+            reference=params.get("reference", "").strip()[:255],
+            all=params.get("all") == "1", no_trunc=params.get("no_trunc") == "1",
+            dangling=params.get("dangling") == "1", host=params.get("host", "").strip(),
+            sort=sort if sort.lstrip("-") in SORTS else "-created",
+        )  # fmt: skip
+
+    def params(self, **changes):
+        """Query parameters of this list with some changed (for links)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)} | changes
+        return {
+            k: ("1" if v is True else v) for k, v in values.items()
+            if v and not (k == "sort" and v == "-created")
+        }  # fmt: skip
+
+    def sort_link(self, key):
+        """(query string, arrow) for a column header: click again to reverse."""
+        current, descending = self.sort.lstrip("-"), self.sort.startswith("-")
+        new = f"-{key}" if current == key and not descending else key
+        arrow = ("▼" if descending else "▲") if current == key else ""
+        return urlencode(self.params(sort=new)), arrow
+
+
+def row_reference(row):
+    """What `docker rmi` or `docker save` is given for a row: repository:tag, else the id."""
+    if row.tag != "<none>":
+        return f"{row.repository}:{row.tag}"
+    return row.id
+
+
+def image_table(*, actor, hosts, query):
+    """`services.image_list` for the query, each row with `containers` (how many
+    containers use its image) and `reference`, filtered and sorted."""
+    allowed = [h for h in hosts if allows(actor, "image.view", h)]
+    counting = _counter.submit(gateway.gather, allowed, gateway.containers_by_image)  # meanwhile
+    listing = services.image_list(actor=actor, hosts=hosts, intermediate=query.all, reference=query.reference)
+    counts = counting.result()
+    for row in listing.rows:
+        used = counts.get(row.host.pk)
+        row.containers = None if isinstance(used, WharfError) else used.get(row.id, 0)
+        row.reference = row_reference(row)
+    if query.dangling:
+        listing.rows = [r for r in listing.rows if r.repository == "<none>" and r.tag == "<none>"]
+    key = query.sort.lstrip("-")
+    listing.rows.sort(key=SORTS[key], reverse=query.sort.startswith("-"))
+    return listing
