@@ -13,6 +13,7 @@ from console.containers import run_services, services, tables
 from console.containers.services import ContainerQuery
 from console.errors import DockerConflict, InvalidInput
 from console.hosts.services import host_for, no_host_notice, visible_hosts
+from console.tables import sort_link
 
 # --- lists ----------------------------------------------------------------------
 
@@ -41,7 +42,7 @@ def _render_list(request, name, params, here, bulk_errors=None, status=200):
         "query": query,
         "listing": listing,
         "rows_html": tables.rows_html(listing.rows, **options),
-        "columns": [(column, _sort_link(query, column.sort)) for column in columns],
+        "columns": [(column, sort_link(query.params, query.sort, column.sort)) for column in columns],
         "column_count": len(columns),
         "show_all": urlencode(query.params(all=True)),
         "host_choices": choices,
@@ -57,18 +58,6 @@ def _render_list(request, name, params, here, bulk_errors=None, status=200):
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def _sort_link(query, key):
-    """(query string, arrow, aria-sort) for a column header: click again to reverse."""
-    if key is None:
-        return None
-    current = query.sort.lstrip("-")
-    descending = query.sort.startswith("-")
-    new = f"-{key}" if current == key and not descending else key
-    if current != key:
-        return urlencode(query.params(sort=new)), "", ""
-    return urlencode(query.params(sort=new)), "▼" if descending else "▲", "descending" if descending else "ascending"
 
 
 @require_POST

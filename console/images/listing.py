@@ -5,8 +5,6 @@ sort order, and what a ticked row stands for in a bulk action."""
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
-from django.utils.http import urlencode
-
 from console import gateway
 from console.actions import allows
 from console.errors import WharfError
@@ -49,12 +47,6 @@ class ImageQuery:
             if v and not (k == "sort" and v == "-created")
         }  # fmt: skip
 
-    def sort_link(self, key):
-        """(query string, arrow) for a column header: click again to reverse."""
-        current, descending = self.sort.lstrip("-"), self.sort.startswith("-")
-        new = f"-{key}" if current == key and not descending else key
-        arrow = ("▼" if descending else "▲") if current == key else ""
-        return urlencode(self.params(sort=new)), arrow
 
 
 def row_reference(row):

@@ -1,51 +1,46 @@
-"""The image table's rows as HTML, built here rather than in the template: a list across
-hosts holds thousands of rows and the template engine cost far more than asking Docker
-for them (see bench/images_list). Every value from Docker goes through `escape`."""
+"""The image table's columns (header, sort key, cell) and rows (see console/tables.py)."""
 
 import time
-from html import escape
 
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 
 from console import cli
-from console.containers.tables import _Escaped
+from console.tables import Column, Memo, select_all
+from console.tables import rows_html as fill
+from console.tables import shown as shown_columns
+
+COLUMNS = (
+    Column(select_all("i"), None,
+           '<td><input type="checkbox" name="i" value="{host}/{reference}" '
+           'aria-label="Select {repository}:{tag} on {host}"></td>', shown="selectable"),  # fmt: skip
+    Column("Repository", "repository", '<td class="mono">{repository}</td>'),
+    Column("Tag", "tag", '<td class="mono">{tag}</td>'),
+    Column("Image id", None, '<td><a href="{url}"><code class="copyable" title="{id}">{shown_id}</code></a></td>'),
+    Column("Created", "created", '<td title="{created_at}">{created_ago}</td>'),
+    Column("Size", "size", '<td title="{size} bytes">{size_text}</td>'),
+    Column("Containers", "containers", "<td>{containers}</td>"),
+    Column("Host", "host", '<td><a href="{host_url}">{host}</a></td>', shown="show_host"),
+)
 
 
-def rows_html(rows, *, show_host, selectable, no_trunc):
-    """The <tr> elements of an image table (columns as images/_table.html heads them)."""
+def columns(**options):
+    return shown_columns(COLUMNS, **options)
+
+
+def rows_html(rows, *, no_trunc=False, **options):
+    """The <tr> elements of an image table (options: selectable, show_host)."""
     now = time.time()
-    e = _Escaped()
-    bases, lists, times, sizes = {}, {}, {}, {}
-    out = []
-    for r in rows:
-        host = e[r.host.name]
-        base = bases.get(host)
-        if base is None:
-            base = bases[host] = escape(reverse("images:detail", args=[r.host.name, "x"])[:-2])
-            lists[host] = escape(reverse("images:host", args=[r.host.name]))
-        when = times.get(r.created)
-        if when is None:
-            title = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(r.created))
-            when = times[r.created] = f'<td title="{title}">{cli.since(now - r.created)}</td>'
-        size = sizes.get(r.size)
-        if size is None:
-            size = sizes[r.size] = f'<td title="{r.size} bytes">{cli.size(r.size)}</td>'
-        repository, tag, full = e[r.repository], e[r.tag], e[r.id]
-        short = full if no_trunc else e[r.short_id]
-        cells = [f'<tr data-host="{host}">']
-        if selectable:
-            cells.append(
-                f'<td><input type="checkbox" name="i" value="{host}/{e[r.reference]}" '
-                f'aria-label="Select {repository}:{tag} on {host}"></td>'
-            )
-        cells.append(
-            f'<td class="mono">{repository}</td><td class="mono">{tag}</td>'
-            f'<td><a href="{base}{e[r.short_id]}/"><code class="copyable" title="{full}">{short}</code></a></td>'
-            f"{when}{size}<td>{'?' if r.containers is None else r.containers}</td>"
-        )
-        if show_host:
-            cells.append(f'<td><a href="{lists[host]}">{host}</a></td>')
-        cells.append("</tr>")
-        out.append("".join(cells))
-    return mark_safe("\n".join(out))  # noqa: S308 - every value above is escaped
+    base = Memo(lambda host: reverse("images:detail", args=[host, "x"])[:-2])
+    host_url = Memo(lambda host: reverse("images:host", args=[host]))
+    created = Memo(lambda t: (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t)), cli.since(now - t)))
+    size = Memo(cli.size)
+
+    def values(r):
+        return dict(
+            host=r.host.name, host_url=host_url[r.host.name], reference=r.reference, repository=r.repository,
+            tag=r.tag, id=r.id, shown_id=r.id if no_trunc else r.short_id, url=f"{base[r.host.name]}{r.short_id}/",
+            created_at=created[r.created][0], created_ago=created[r.created][1], size=r.size,
+            size_text=size[r.size], containers="?" if r.containers is None else r.containers,
+        )  # fmt: skip
+
+    return fill(rows, columns(**options), values, '<tr data-host="{host}">')

@@ -18,13 +18,8 @@ from console.hosts.services import host_details, host_for, no_host_notice, visib
 from console.images import changes, detail, listing, search, tables
 from console.images.forms import ImportForm, LoadForm, TagForm
 from console.streaming import download_response
+from console.tables import sort_link
 from console.uploads import body_blocks, declared_over, limit_uploads, over_limit_message
-
-COLUMNS = (
-    ("repository", "Repository"), ("tag", "Tag"), (None, "Image id"), ("created", "Created"),
-    ("size", "Size"), ("containers", "Containers"),
-)  # fmt: skip
-
 
 # --- lists ----------------------------------------------------------------------------
 
@@ -40,14 +35,15 @@ def image_list(request, name=None):
         choices = list(visible_hosts(request.user))
         hosts = [h for h in choices if h.name == query.host] if query.host else choices
     table = listing.image_table(actor=actor, hosts=hosts, query=query)
-    columns = COLUMNS + (() if host else (("host", "Host"),))
     can_remove, can_save = _anywhere(actor, "image.remove", hosts), _anywhere(actor, "image.save", hosts)
+    options = dict(show_host=host is None, selectable=can_remove or can_save)
+    columns = tables.columns(**options)
     context = {
         "host": host, "query": query, "listing": table, "host_choices": choices,
-        "columns": [(label, key and query.sort_link(key)) for key, label in columns],
+        "columns": [(column, sort_link(query.params, query.sort, column.sort)) for column in columns],
+        "column_count": len(columns),
         "can_remove": can_remove, "can_save": can_save,
-        "rows_html": tables.rows_html(table.rows, show_host=host is None, selectable=can_remove or can_save,
-                                      no_trunc=query.no_trunc),
+        "rows_html": tables.rows_html(table.rows, no_trunc=query.no_trunc, **options),
         "can_prune": host is not None and _anywhere(actor, "image.prune", hosts),
         "can_load": host is not None and _anywhere(actor, "image.load", hosts),
         "here": request.get_full_path(),

@@ -1,0 +1,74 @@
+"""Big tables (containers, images): each column's header, sort key and cell markup side by
+side, rows filled without the template engine.
+
+A list can hold thousands of rows, and rendering each through Django's template engine
+cost more than asking Docker for them (measured: 150 ms per 1000 container rows against
+about 7 ms here; see bench/containers_list). Escaping stays automatic: a cell is constant
+markup whose `{field}`s are filled with `str.format_map` through a mapping that escapes
+every value, unless it was made as `Markup` from escaped parts.
+"""
+
+from dataclasses import dataclass
+from html import escape
+
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+
+
+class Markup(str):
+    """HTML made from escaped parts: a cell takes it as it is."""
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str  # the <th>'s text (or safe markup, for a select-all box)
+    sort: str | None  # the sort key, if the column sorts
+    cell: str  # the <td>: its `{field}`s are the row's values, escaped
+    shown: str = ""  # a table option the column needs (selectable, show_host, ...)
+
+
+def select_all(name):
+    return mark_safe(f'<input type="checkbox" aria-label="Select all" data-select-all="input[name={name}]">')  # noqa: S308
+
+
+def shown(columns, **options):
+    """The columns shown with these options."""
+    return [c for c in columns if not c.shown or options.get(c.shown)]
+
+
+class Memo(dict):
+    """`make(key)`, remembered: a list repeats its images, states, times and hosts."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        value = self[key] = self.make(key)
+        return value
+
+
+def rows_html(rows, columns, values_of, row="<tr>"):
+    """The rows as HTML: `row` (markup, with fields too) and the columns' cells, filled
+    with `values_of(row)` escaped."""
+    escaped = Memo(escape)
+
+    class Escaping(dict):
+        def __getitem__(self, key):
+            value = dict.__getitem__(self, key)
+            return value if type(value) is Markup else escaped[str(value)]
+
+    markup = row + "".join(c.cell for c in columns) + "</tr>"
+    return mark_safe("\n".join(markup.format_map(Escaping(values_of(r))) for r in rows))  # noqa: S308
+
+
+def sort_link(params, sort, key):
+    """(query string, arrow, aria-sort) for a column header; click again to reverse.
+    `params(sort=...)` gives the list's query with another sort."""
+    if key is None:
+        return None
+    current, descending = sort.lstrip("-"), sort.startswith("-")
+    new = f"-{key}" if current == key and not descending else key
+    if current != key:
+        return urlencode(params(sort=new)), "", ""
+    return urlencode(params(sort=new)), "▼" if descending else "▲", "descending" if descending else "ascending"
