@@ -55,8 +55,14 @@ def _audit_anchors(settings, tmp_path_factory):
 
 @pytest.fixture
 def hosts(docker_env, db):
-    """A Host row for every test daemon, by name: unix-1, unix-2, tls-1."""
-    return {spec.name: add_host(spec) for spec in docker_env.daemons}
+    """A Host row for every test daemon, by name: unix-1, unix-2, tls-1. The gateway's
+    clients for them are closed afterwards (each test's rows are new hosts to it)."""
+    from console import gateway
+
+    rows = {spec.name: add_host(spec) for spec in docker_env.daemons}
+    yield rows
+    for host in rows.values():
+        gateway.forget(host)
 
 
 @pytest.fixture

@@ -539,6 +539,7 @@ class DockerEnv:
         self._procs: list[_Proc] = []
         self._procs_lock = threading.Lock()
         self._clients: list[docker.DockerClient] = []
+        self._shared: dict[str, docker.DockerClient] = {}
         self._tls_files: dict[str, tuple[str, str, str]] = {}
         self._blackhole: socket.socket | None = None
         self._ports = _PortPicker()
@@ -583,7 +584,12 @@ class DockerEnv:
         return files
 
     def client(self, name: str, **kwargs) -> docker.DockerClient:
-        """A docker-py client for one of our daemons (closed by stop())."""
+        """A docker-py client for one of our daemons (closed by stop()); without
+        options, one shared client per daemon, so a long session does not pile up
+        connections."""
+        if not kwargs and name in self._shared:
+            return self._shared[name]
+        shared = not kwargs
         d = self.daemon(name)
         kwargs.setdefault("version", self.api_version or None)
         if d.tls_ca:
@@ -595,6 +601,8 @@ class DockerEnv:
         c.api.trust_env = False  # never route 127.0.0.1 through an HTTP(S)_PROXY
         with self._state_lock:
             self._clients.append(c)
+            if shared:
+                self._shared[name] = c
         return c
 
     def as_dict(self) -> dict:
@@ -1035,6 +1043,7 @@ class DockerEnv:
             with contextlib.suppress(Exception):
                 c.close()
         self._clients.clear()
+        self._shared.clear()
         if self._blackhole is not None:
             self._blackhole.close()
             self._blackhole = None

@@ -78,7 +78,7 @@ def expected(role, code, scope):
         return True
     if scope == "other":
         return False
-    if code == "host.view":
+    if code in ("host.view", "image.view", "image.search"):  # whole-host reads: images belong to the host
         return True
     return scope == "label-match" and action.target == "container" and code not in WHOLE_HOST
 

@@ -97,6 +97,14 @@ def server(django_db_setup, django_db_blocker):
     process.stop()
 
 
+def _answered(sock):
+    """Has the server answered (or closed)? poll, not select: the test process may hold
+    more than FD_SETSIZE descriptors."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def send_body(port, head, size, chunked=False, piece=MiB):
     """Send `head`, then up to `size` bytes of body in pieces, stopping as soon as the
     server answers or closes. Returns (the answer's status line, body bytes sent)."""
@@ -104,7 +112,7 @@ def send_body(port, head, size, chunked=False, piece=MiB):
     sock.sendall(head)
     sent, data = 0, b"a" * piece
     try:
-        while sent < size and not select.select([sock], [], [], 0)[0]:
+        while sent < size and not _answered(sock):
             sock.sendall(b"%x\r\n%s\r\n" % (piece, data) if chunked else data)
             sent += piece
         if chunked and sent >= size:

@@ -54,9 +54,15 @@ def permits(user, action, host=None, labels=None):
             continue
         if not grant.label_key:
             return True
-        if action.code == "host.view" or (_label_covers(action) and _label_matches(grant, labels)):
+        if _whole_host_read(action) or (_label_covers(action) and _label_matches(grant, labels)):
             return True
     return False
+
+
+def _whole_host_read(action):
+    """What a label-scoped grant gives on its host besides its containers: seeing the
+    host, and reading its images (which belong to the host, not to a label)."""
+    return action.code == "host.view" or (action.target == "image" and action.read)
 
 
 def _label_covers(action):
@@ -82,7 +88,7 @@ def label_filter(user, action, host):
     pairs = []
     for grant, codes in grants_of(user):
         if _covers(grant, codes, action, host):
-            if not grant.label_key:
+            if not grant.label_key or _whole_host_read(action):
                 return None
             if _label_covers(action):
                 pairs.append((grant.label_key, grant.label_value))
@@ -134,7 +140,7 @@ def effective_access(user):
 
 def grant_power(grant, codes):
     """What one grant gives: a label-scoped grant gives container actions that stay in
-    the container and host.view only, console-wide actions need a grant on every host
+    the container, host.view and image reads only, console-wide actions need a grant on every host
     without label."""
     label = (grant.label_key, grant.label_value) if grant.label_key else None
     power = set()
@@ -143,7 +149,7 @@ def grant_power(grant, codes):
         if action.scope == "global":
             if grant.host_id is None and label is None:
                 power.add((code, None, None))
-        elif label is None or _label_covers(action) or code == "host.view":
+        elif label is None or _label_covers(action) or _whole_host_read(action):
             power.add((code, grant.host_id, label))
     return power
 
