@@ -43,6 +43,13 @@ class HostConfigError(WharfError):
     pass
 
 
+class HostNotFound(WharfError):
+    """No host of that name the actor may see: a hidden host is not admitted to exist, so
+    this answers exactly like a missing page (console/middleware.py)."""
+
+    status = 404
+
+
 class DockerNotFound(WharfError):
     status = 404
 

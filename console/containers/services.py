@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
-from django.http import Http404
-
 from console import cli, gateway
 from console.actions import Target, allows, authorize, carries_one, label_scope, perform, require
-from console.errors import ActionDenied, DockerError, DockerNotFound, InvalidInput, WharfError
+from console.errors import ActionDenied, DockerError, DockerNotFound, HostNotFound, InvalidInput, WharfError
 from console.hosts.services import host_for
 from console.params import whole_number
 
@@ -615,7 +613,7 @@ def container_bulk(*, actor, action, selection, options):
         if host_name not in hosts:
             try:
                 hosts[host_name] = host_for(actor, host_name)
-            except Http404:
+            except HostNotFound:
                 hosts[host_name] = None
         host = hosts[host_name]
         if host is None:
