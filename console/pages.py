@@ -20,11 +20,19 @@ A new form view, whole:
 from functools import wraps
 
 from django.contrib import messages
+from django.forms.renderers import TemplatesSetting
 from django.shortcuts import redirect, render
 
 from console.actions import allows, authorize, require
 from console.errors import HostNotFound, WharfError
 from console.hosts.services import host_for
+
+
+class FormRenderer(TemplatesSetting):
+    """settings.FORM_RENDERER: `{{ field.as_field_group }}` renders a field the console's
+    one way (label, input, help, errors), from the project's templates."""
+
+    field_template_name = "partials/_field.html"
 
 
 def with_host(view):
