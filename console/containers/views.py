@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from console.containers import run_services, services, tables
 from console.containers.services import ContainerQuery
@@ -17,6 +17,7 @@ from console.pages import with_host
 # --- lists ----------------------------------------------------------------------
 
 
+@require_GET
 @with_host
 def container_list(request, host):
     return _render_list(request, host, request.GET, here=request.get_full_path())
@@ -74,6 +75,7 @@ def _sort_link(query, key):
 def container_bulk(request):
     """One action on the containers ticked in a list; a page says how each went."""
     actor = request.actor
+    services.bulk_refused_unless_allowed(actor=actor, action=request.POST.get("action", ""))
     back = _safe_next(request)
     selection = [v.rpartition("/")[::2] for v in request.POST.getlist("c") if "/" in v]
     if not selection:

@@ -2,7 +2,7 @@ from django import forms
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from console.actions import Target
 from console.errors import WharfError
@@ -13,6 +13,7 @@ from console.pages import form_page, gate, may, posted, with_host
 from console.params import number_in
 
 
+@require_GET
 def host_list(request):
     rows = services.hosts_with_status(request.user)
     return render(

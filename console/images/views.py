@@ -1,10 +1,12 @@
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from console.hosts.services import no_host_notice, visible_hosts
 from console.images import services
 from console.pages import with_host
 
 
+@require_GET
 @with_host
 def image_list(request, host):
     actor = request.actor
