@@ -7,9 +7,10 @@ import uuid
 
 import docker.errors
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
 
-from console import gateway
+from console import gateway, middleware
 from console.audit.models import AuditEntry
 from tests.harness import TEST_IMAGE
 
@@ -178,3 +179,13 @@ def test_storage_paths_are_stripped_from_messages():
     ) == "open (a folder of the Docker daemon): no such file"
     assert gateway.without_storage_paths("mkdir /srv/docker/volumes/db/_data/x: denied") == "mkdir /x: denied"
     assert gateway.without_storage_paths("no such file /etc/nope in container") == "no such file /etc/nope in container"
+
+
+def test_a_host_out_of_reach_answers_like_any_missing_page(hosts, make_user):
+    """HostNotFound (a domain error) is rendered as Django renders any 404: the same page,
+    and for htmx the fragment every Http404 of a view gets."""
+    web = login(make_user("viewer", role="Viewer", host=hosts["unix-2"]))
+    assert same_page(web.get("/hosts/unix-1/containers/")) == same_page(web.get("/no/such/page/"))
+    fragment = web.get("/hosts/unix-1/containers/", headers={"HX-Request": "true"})
+    expected = render_to_string("partials/_error.html", {"message": middleware.NOT_FOUND})
+    assert (fragment.status_code, fragment.content.decode()) == (404, expected)
