@@ -43,6 +43,17 @@ class HostConfigError(WharfError):
     pass
 
 
+class NotFound(WharfError):
+    """Nothing of that name the actor may see: what is hidden is not admitted to exist,
+    so this answers exactly like a missing page (console/middleware.py)."""
+
+    status = 404
+
+
+class HostNotFound(NotFound):
+    pass
+
+
 class DockerNotFound(WharfError):
     status = 404
 

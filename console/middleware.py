@@ -1,12 +1,14 @@
 import logging
 import uuid
 
+from django.core.handlers.exception import response_for_exception
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
 from console import addresses
-from console.errors import WharfError
+from console.actions import Actor
+from console.errors import NotFound, WharfError
 
 log = logging.getLogger("wharf")
 NOT_FOUND = "There is nothing here, or you may not see it."
@@ -64,6 +66,20 @@ class ClientAddressMiddleware:
         return self.get_response(request)
 
 
+class ActorMiddleware:
+    """Put who acts on the request (`request.actor`, a `console.actions.Actor`): every
+    view passes it to the services. Runs after the client-address, request-id and
+    authentication middleware, whose results it reads. (A login changes the user within
+    its request: the login signals read `Actor.from_request` themselves.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.actor = Actor.from_request(request)
+        return self.get_response(request)
+
+
 class WharfErrorMiddleware:
     """A console error that escapes a view becomes a page (or htmx fragment) that says
     what went wrong, with the matching status: never a traceback."""
@@ -76,9 +92,13 @@ class WharfErrorMiddleware:
 
     def process_exception(self, request, exception):
         htmx = getattr(request, "htmx", False)
+        if isinstance(exception, NotFound):  # what is hidden answers like a missing page
+            if not htmx:
+                return response_for_exception(request, Http404(str(exception)))
+            exception = Http404(str(exception))
         if htmx and isinstance(exception, Http404):  # a fragment, not a whole page in a corner
-            return render(request, "partials/error.html", {"message": NOT_FOUND}, status=404)
+            return render(request, "partials/_error.html", {"message": NOT_FOUND}, status=404)
         if not isinstance(exception, WharfError):
             return None
-        template = "partials/error.html" if htmx else "error.html"
+        template = "partials/_error.html" if htmx else "error.html"
         return render(request, template, {"message": str(exception)}, status=exception.status)

@@ -170,7 +170,7 @@ def test_post_to_missing_object_by_viewer_is_refused_not_404(client, make_user):
 def test_user_create_with_weak_password_shows_the_rules(admin_client):
     response = admin_client.post(reverse("access:user-add"), {"username": "carol", "password": "1234"})
     page = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "This password is too short" in page
     assert "This password is entirely numeric" in page
     assert not User.objects.filter(username="carol").exists()
@@ -207,7 +207,7 @@ def test_user_create_with_groups(admin_client):
 def test_user_create_duplicate_name_shown_next_to_field(admin_client, make_user):
     make_user("carol")
     response = admin_client.post(reverse("access:user-add"), {"username": "carol", "password": STRONG})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "already exists" in response.content.decode()
     assert response.context["form"].errors["username"]
 
@@ -238,7 +238,7 @@ def test_user_update_keeps_password_when_empty(admin_client, make_user):
 
 def test_admin_cannot_delete_or_deactivate_themselves(admin_client, admin_user):
     response = admin_client.post(reverse("access:user-delete", args=[admin_user.pk]))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "cannot delete your own account" in response.content.decode()
     response = admin_client.post(reverse("access:user-edit", args=[admin_user.pk]), {"username": "admin"})
     assert "cannot deactivate your own account" in response.content.decode()
@@ -286,7 +286,7 @@ def test_group_create_edit_delete(admin_client, make_user):
 def test_group_duplicate_name(admin_client):
     Group.objects.create(name="ops")
     response = admin_client.post(reverse("access:group-add"), {"name": "ops"})
-    assert response.status_code == 200 and response.context["form"].errors["name"]
+    assert response.status_code == 400 and response.context["form"].errors["name"]
 
 
 # --- roles -----------------------------------------------------------------------
@@ -320,7 +320,7 @@ def test_role_create_and_edit_with_checkboxes(admin_client):
 
 def test_role_with_unknown_permission_is_refused_next_to_field(admin_client):
     response = admin_client.post(reverse("access:role-add"), {"name": "X", "permissions": ["auth.login"]})
-    assert response.status_code == 200 and response.context["form"].errors["permissions"]
+    assert response.status_code == 400 and response.context["form"].errors["permissions"]
     assert not Role.objects.filter(name="X").exists()
 
 
@@ -332,7 +332,7 @@ def test_builtin_role_is_shown_read_only_and_refused(admin_client):
         reverse("access:role-edit", args=[developer.pk]),
         {"name": "Developer", "permissions": ["user.create"]},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Developer is a built-in role" in response.content.decode()
     developer.refresh_from_db()
     assert developer.permissions == [] and "user.create" not in developer.codes()
@@ -372,7 +372,7 @@ def test_grant_create_and_revoke_through_the_page(admin_client, world):
     }  # fmt: skip
 
     response = admin_client.post(reverse("access:grants"), data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert (
         "User bob already has Viewer on host h1, containers labelled team=api." in response.content.decode()
     )
@@ -393,7 +393,7 @@ def test_grant_to_group_on_all_hosts(admin_client, world):
 def test_grant_with_malformed_label_shows_message_next_to_field(admin_client, world):
     data = {"role": world["role"].pk, "holder": f"user:{world['user'].pk}", "label": "teamweb"}
     response = admin_client.post(reverse("access:grants"), data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "key=value" in response.context["form"].errors["label"][0]
     assert not Grant.objects.filter(role=world["role"]).exists()
 

@@ -88,7 +88,7 @@ def test_test_connection_shows_version_or_error(admin_client, hosts, docker_env)
 def test_bad_input_is_explained_and_nothing_saved(admin_client, hosts, data, field, message):
     before = Host.objects.count()
     response = admin_client.post("/hosts/add/", {**data, "enabled": "on"})
-    assert response.status_code == 200 and message in response.content.decode()
+    assert response.status_code == 400 and message in response.content.decode()
     assert Host.objects.count() == before
 
 

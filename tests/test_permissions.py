@@ -15,7 +15,6 @@ import itertools
 import pytest
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.http import Http404
 
 from console.access import services as access
 from console.access.models import Grant, Role
@@ -27,7 +26,7 @@ from console.audit.selectors import AuditFilters
 from console.containers import files_services as files
 from console.containers import run_services
 from console.containers import services as containers
-from console.errors import ActionDenied, DockerNotFound, WharfError
+from console.errors import ActionDenied, DockerNotFound, HostNotFound, WharfError
 from console.hosts import services as hosts
 from console.hosts.models import Host
 from console.images import changes as image_changes
@@ -328,7 +327,7 @@ def test_action(code, role, scope, hosts, make_user, clean_daemon, settings, doc
     elif allowed:
         INVOKE[code](case)
     else:
-        with pytest.raises((ActionDenied, Http404, DockerNotFound)):  # out of scope looks absent
+        with pytest.raises((ActionDenied, HostNotFound, DockerNotFound)):  # out of scope looks absent
             INVOKE[code](case)
         assert _snapshot(clean_daemon, case.container) == before, "a denied action changed something"
 

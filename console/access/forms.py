@@ -1,5 +1,5 @@
 """Forms parse what was posted; the services check the rest (password rules, duplicates,
-built-in roles) and their `InvalidInput` errors are put back next to the fields."""
+built-in roles) and their `InvalidInput` errors are put back next to the fields (`console.pages.form_page`)."""
 
 from django import forms
 from django.contrib.auth import authenticate, get_user_model, password_validation
@@ -21,14 +21,7 @@ LABEL_HELP = (
 )
 
 
-class ServiceErrorsMixin:
-    def add_service_errors(self, exc):
-        for field, messages in exc.errors.items():
-            for message in messages:
-                self.add_error(field if field in self.fields else None, message)
-
-
-class UserForm(ServiceErrorsMixin, forms.Form):
+class UserForm(forms.Form):
     username = forms.CharField(max_length=150, help_text="Letters, digits and @ . + - _ only.")
     email = forms.EmailField(required=False)
     password = forms.CharField(
@@ -74,7 +67,7 @@ class OwnPasswordForm(PasswordChangeForm):
         return old
 
 
-class GroupForm(ServiceErrorsMixin, forms.Form):
+class GroupForm(forms.Form):
     name = forms.CharField(max_length=150)
     members = ChoicesById(
         User.objects.order_by("username"), required=False, widget=forms.CheckboxSelectMultiple
@@ -86,7 +79,7 @@ class GroupForm(ServiceErrorsMixin, forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class RoleForm(ServiceErrorsMixin, forms.Form):
+class RoleForm(forms.Form):
     name = forms.CharField(max_length=64)
     description = forms.CharField(max_length=255, required=False)
     permissions = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
@@ -105,7 +98,7 @@ class RoleForm(ServiceErrorsMixin, forms.Form):
         return services.permission_groups(set(selected))
 
 
-class GrantForm(ServiceErrorsMixin, forms.Form):
+class GrantForm(forms.Form):
     role = forms.ModelChoiceField(Role.objects.all())
     holder = forms.ChoiceField(label="To user or group")
     host = forms.ModelChoiceField(

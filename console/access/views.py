@@ -1,32 +1,29 @@
 """Users, groups, roles and grants. Every page needs `access.view`; every POST goes
 through a service, so a denied attempt is on the record like any other."""
 
-from django.contrib import messages
+from django import forms
 from django.contrib.auth import get_user_model, password_validation, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import Group
 from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from console.access import services
 from console.access.forms import GrantForm, GroupForm, OwnPasswordForm, RoleForm, UserForm
 from console.access.models import Grant, Role
-from console.actions import Actor, Target, allows, authorize, require
-from console.errors import InvalidInput
+from console.actions import Target
+from console.errors import WharfError
+from console.pages import form_page, gate, may, posted
 
 User = get_user_model()
 
 
-def _actor(request, code, target=None):
+def _gate(request, code, target=None):
     """A GET needs `access.view`. A POST by an actor who may not do `code` at all is
     refused (and recorded) before its input is read; otherwise the service decides."""
-    actor = Actor.from_request(request)
-    if request.method == "POST":
-        authorize(actor, code, target=target)
-    else:
-        require(actor, "access.view")
-    return actor
+    gate(request, code, target=target, view="access.view")
+    return request.actor
 
 
 def _found(model, pk):
@@ -36,32 +33,18 @@ def _found(model, pk):
     return obj
 
 
-def _posted(request):
-    return request.POST if request.method == "POST" else None
-
-
-def _form_page(request, form, title, cancel, submit="Save"):
-    context = {"form": form, "title": title, "cancel": cancel, "submit": submit}
-    return render(request, "access/form.html", context)
-
-
-def _confirm_page(request, title, text, action, cancel, error=None):
-    context = {"title": title, "text": text, "action": action, "cancel": cancel, "error": error}
-    return render(request, "access/confirm.html", context)
+def _form_page(request, form, title, back, *, save, done, submit="Save"):
+    context = {"title": title, "cancel": back, "submit": submit}
+    return form_page(request, form, "access/form.html", context=context, save=save, done=done, back=back)
 
 
 def _delete_page(request, delete, title, text, action, back, *, done):
     """Ask first; on POST run `delete`, whose refusal with a reason stays on the page."""
-    error = None
-    if request.method == "POST":
-        try:
-            delete()
-        except InvalidInput as exc:
-            error = str(exc)
-        else:
-            messages.success(request, done)
-            return redirect(back)
-    return _confirm_page(request, title, text, action, back, error)
+    context = {"title": title, "text": text, "action": action, "cancel": back}
+    return form_page(
+        request, forms.Form(posted(request)), "access/confirm.html", context=context,
+        save=lambda form: delete(), done=done, back=back,
+    )  # fmt: skip
 
 
 # --- users -----------------------------------------------------------------------
@@ -69,36 +52,34 @@ def _delete_page(request, delete, title, text, action, back, *, done):
 
 @require_GET
 def user_list(request):
-    actor = _actor(request, "access.view")
+    _gate(request, "access.view")
     return render(
         request, "access/users.html",
-        {"users": services.users_with_grants(), "can_manage": allows(actor, "user.update")},
+        {"users": services.users_with_grants(), "can_manage": may(request, "user.update")},
     )  # fmt: skip
 
 
 def user_form(request, pk=None):
-    actor = _actor(request, "user.update" if pk else "user.create", Target(id=pk or ""))
+    actor = _gate(request, "user.update" if pk else "user.create", Target(id=pk or ""))
     user = _found(User, pk) if pk else None
     title = f"Edit user {user.username}" if user else "Add a user"
-    form = UserForm(_posted(request), user=user)
-    if form.is_valid():
-        try:
-            if user is None:
-                user = services.user_create(actor=actor, **form.cleaned_data)
-            else:
-                services.user_update(actor=actor, user=user, **form.cleaned_data)
-        except InvalidInput as exc:
-            form.add_service_errors(exc)
-        else:
-            if form.cleaned_data["password"] and user.pk == request.user.pk:
-                update_session_auth_hash(request, user)  # changing your own password keeps you in
-            messages.success(request, f"User {user.username} saved.")
-            return redirect("access:users")
-    return _form_page(request, form, title, "access:users")
+
+    def save(form):
+        if user is None:
+            return services.user_create(actor=actor, **form.cleaned_data)
+        services.user_update(actor=actor, user=user, **form.cleaned_data)
+        if form.cleaned_data["password"] and user.pk == request.user.pk:
+            update_session_auth_hash(request, user)  # changing your own password keeps you in
+        return user
+
+    return _form_page(
+        request, UserForm(posted(request), user=user), title, "access:users",
+        save=save, done=lambda saved: f"User {saved.username} saved.",
+    )  # fmt: skip
 
 
 def user_delete(request, pk):
-    actor = _actor(request, "user.delete", Target(id=pk))
+    actor = _gate(request, "user.delete", Target(id=pk))
     user = _found(User, pk)
     text = (
         f"Delete user {user.username}? Their own grants go with them; "
@@ -112,7 +93,7 @@ def user_delete(request, pk):
 
 @require_GET
 def user_access(request, pk):
-    _actor(request, "access.view")
+    _gate(request, "access.view")
     user = _found(User, pk)
     return render(request, "access/user_access.html", {"subject": user, **services.effective_access(user)})
 
@@ -127,12 +108,12 @@ class PasswordChange(auth_views.PasswordChangeView):
         return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
-        services.password_change(actor=Actor.from_request(self.request), form=form)
+        services.password_change(actor=self.request.actor, form=form)
         update_session_auth_hash(self.request, form.user)  # the new password keeps you in
         return HttpResponseRedirect(self.get_success_url())
 
     def form_invalid(self, form):
-        services.password_change(actor=Actor.from_request(self.request), form=form)
+        services.password_change(actor=self.request.actor, form=form)
         return super().form_invalid(form)
 
 
@@ -141,31 +122,26 @@ class PasswordChange(auth_views.PasswordChangeView):
 
 @require_GET
 def group_list(request):
-    actor = _actor(request, "access.view")
+    _gate(request, "access.view")
     return render(
         request, "access/groups.html",
-        {"groups": services.groups_with_members(), "can_manage": allows(actor, "group.save")},
+        {"groups": services.groups_with_members(), "can_manage": may(request, "group.save")},
     )  # fmt: skip
 
 
 def group_form(request, pk=None):
-    actor = _actor(request, "group.save", Target(id=pk or ""))
+    actor = _gate(request, "group.save", Target(id=pk or ""))
     group = _found(Group, pk) if pk else None
     title = f"Edit group {group.name}" if group else "Add a group"
-    form = GroupForm(_posted(request), group=group)
-    if form.is_valid():
-        try:
-            group = services.group_save(actor=actor, group=group, **form.cleaned_data)
-        except InvalidInput as exc:
-            form.add_service_errors(exc)
-        else:
-            messages.success(request, f"Group {group.name} saved.")
-            return redirect("access:groups")
-    return _form_page(request, form, title, "access:groups")
+    return _form_page(
+        request, GroupForm(posted(request), group=group), title, "access:groups",
+        save=lambda form: services.group_save(actor=actor, group=group, **form.cleaned_data),
+        done=lambda saved: f"Group {saved.name} saved.",
+    )  # fmt: skip
 
 
 def group_delete(request, pk):
-    actor = _actor(request, "group.delete", Target(id=pk))
+    actor = _gate(request, "group.delete", Target(id=pk))
     group = _found(Group, pk)
     text = (
         f"Delete group {group.name}? Its {group.wharf_grants.count()} grant(s) go with it, so its "
@@ -182,35 +158,36 @@ def group_delete(request, pk):
 
 @require_GET
 def role_list(request):
-    actor = _actor(request, "access.view")
+    _gate(request, "access.view")
     return render(
         request, "access/roles.html",
-        {"rows": services.role_rows(), "can_manage": allows(actor, "role.save")},
+        {"rows": services.role_rows(), "can_manage": may(request, "role.save")},
     )  # fmt: skip
 
 
 def role_form(request, pk=None):
-    actor = _actor(request, "role.save", Target(id=pk or ""))
+    actor = _gate(request, "role.save", Target(id=pk or ""))
     role = _found(Role, pk) if pk else None
-    form = RoleForm(_posted(request), role=role)
-    if form.is_valid():
-        try:
-            role = services.role_save(actor=actor, role=role, **form.cleaned_data)
-        except InvalidInput as exc:
-            form.add_service_errors(exc)
-        else:
-            messages.success(request, f"Role {role.name} saved.")
-            return redirect("access:roles")
-    if role is not None:
-        role.refresh_from_db()  # a refused save may have changed it in memory
-    context = {"form": form, "role": role}
+    context = {"role": role}
     if role is not None and role.builtin:
         context["builtin_groups"] = services.permission_groups(role.codes())
-    return render(request, "access/role_form.html", context)
+
+    def save(form):
+        try:
+            return services.role_save(actor=actor, role=role, **form.cleaned_data)
+        except WharfError:
+            if role is not None:
+                role.refresh_from_db()  # a refused save may have changed it in memory
+            raise
+
+    return form_page(
+        request, RoleForm(posted(request), role=role), "access/role_form.html", context=context, save=save,
+        done=lambda saved: f"Role {saved.name} saved.", back="access:roles",
+    )  # fmt: skip
 
 
 def role_delete(request, pk):
-    actor = _actor(request, "role.delete", Target(id=pk))
+    actor = _gate(request, "role.delete", Target(id=pk))
     role = _found(Role, pk)
     grants = role.grants.count()
     text = f"Delete role {role.name}?" + (
@@ -226,22 +203,17 @@ def role_delete(request, pk):
 
 
 def grant_list(request):
-    actor = _actor(request, "grant.create")
-    form = GrantForm(_posted(request))
-    if form.is_valid():
-        try:
-            grant = services.grant_create(actor=actor, **form.grant_fields())
-        except InvalidInput as exc:
-            form.add_service_errors(exc)
-        else:
-            messages.success(request, f"Granted {grant}.")
-            return redirect("access:grants")
-    context = {"grants": services.grants(), "form": form, "can_manage": allows(actor, "grant.create")}
-    return render(request, "access/grants.html", context)
+    actor = _gate(request, "grant.create")
+    context = {"grants": services.grants(), "can_manage": may(request, "grant.create")}
+    return form_page(
+        request, GrantForm(posted(request)), "access/grants.html", context=context,
+        save=lambda form: services.grant_create(actor=actor, **form.grant_fields()),
+        done=lambda grant: f"Granted {grant}.", back="access:grants",
+    )  # fmt: skip
 
 
 def grant_revoke(request, pk):
-    actor = _actor(request, "grant.delete", Target(id=pk))
+    actor = _gate(request, "grant.delete", Target(id=pk))
     grant = _found(Grant, pk)
     return _delete_page(
         request, lambda: services.grant_delete(actor=actor, grant=grant), "Revoke a grant",

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import push_url
 
-from console.actions import Actor, Target, perform
+from console.actions import Target, perform
 from console.audit import export, selectors
 from console.params import number_in
 from console.streaming import download_response
@@ -29,7 +29,7 @@ def _page_links(page, query):
 
 
 def audit_list(request):
-    actor = Actor.from_request(request)
+    actor = request.actor
     filters = selectors.AuditFilters(request.GET)
     before, after = number_in(request.GET, "before"), number_in(request.GET, "after")
     page = perform(
@@ -49,7 +49,7 @@ def audit_list(request):
 
 
 def audit_detail(request, pk):
-    actor = Actor.from_request(request)
+    actor = request.actor
     entry = perform(actor, "audit.view", target=Target(id=pk), run=lambda: selectors.audit_entry(pk))
     if entry is None:
         raise Http404("No such audit entry.")
@@ -58,7 +58,7 @@ def audit_detail(request, pk):
 
 
 def audit_export(request, fmt):
-    actor = Actor.from_request(request)
+    actor = request.actor
     filters = selectors.AuditFilters(request.GET)
     stream = export.AuditedExport(actor, fmt, filters)  # authorizes: a denial raises here
     name = f"wharf-audit-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"

@@ -10,21 +10,19 @@ from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from console.actions import Actor, authorize
 from console.containers import files_services as services
 from console.containers.forms import UploadForm
 from console.containers.services import container_detail, container_target
 from console.errors import ActionDenied, WharfError
-from console.hosts.services import host_for
+from console.pages import gate, with_host
 from console.streaming import download_response
 from console.uploads import declared_over, limit_uploads, over_limit_message
 
 
-def files(request, name, ref):
+@with_host
+def files(request, host, ref):
     """A folder of the container (or one file's details), with download and upload."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
-    return _files_page(request, actor, host, ref, request.GET.get("path") or "/")
+    return _files_page(request, request.actor, host, ref, request.GET.get("path") or "/")
 
 
 def _files_page(request, actor, host, ref, path, form=None, status=200):
@@ -55,10 +53,10 @@ def _link_path(path, target):
     return services.normalize_path(posixpath.join(posixpath.dirname(path), target))
 
 
-def files_download(request, name, ref):
+@with_host
+def files_download(request, host, ref):
     """A file's bytes, or a folder as a tar, streamed from Docker."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
+    actor = request.actor
     container = container_target(actor, host, ref, "container.download")
     download = services.container_download(
         actor=actor, host=host, container=container, path=request.GET.get("path") or "/"
@@ -66,10 +64,10 @@ def files_download(request, name, ref):
     return download_response(request, download.chunks, download.filename, download.content_type, download.size)
 
 
-def export(request, name, ref):
+@with_host
+def export(request, host, ref):
     """`docker export`: the container's filesystem as a tar, streamed."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
+    actor = request.actor
     container = container_target(actor, host, ref, "container.export")
     chunks = services.container_export(actor=actor, host=host, container=container)
     return download_response(request, chunks, f"{container.name}.tar", "application/x-tar")
@@ -81,17 +79,17 @@ def files_upload(request, name, ref):
         message = over_limit_message(settings.CONTAINER_UPLOAD_MAX_BYTES)
         return render(request, "error.html", {"message": message}, status=413)
     limit = limit_uploads(request, settings.CONTAINER_UPLOAD_MAX_BYTES)
-    return _files_upload(request, name, ref, limit)
+    return _files_upload(request, name=name, ref=ref, limit=limit)
 
 
 @csrf_protect
 @require_POST
-def _files_upload(request, name, ref, limit):
+@with_host
+def _files_upload(request, host, ref, limit):
     """Files (or one tar to extract) into the folder `path`."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
+    actor = request.actor
     container = container_target(actor, host, ref, "container.upload")
-    authorize(actor, "container.upload", host=host, target=container)  # before the files are read
+    gate(request, "container.upload", host=host, target=container)  # before the files are read
     path = request.POST.get("path") or "/"
     form = UploadForm(request.POST, request.FILES)
     if limit.exceeded:

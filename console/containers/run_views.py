@@ -5,20 +5,22 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from console.actions import Actor, allows, require
+from console.actions import allows
 from console.containers import run_services as services
 from console.containers.forms import CommitForm, RunForm
 from console.containers.services import container_detail
 from console.errors import WharfError
 from console.hosts.models import Host
-from console.hosts.services import host_for
+from console.pages import form_page, gate, posted, put_errors, with_host
 from console.params import number_in
 
 
-def run(request, name=None):
-    """The run form, for one host (`name`) or with a choice of the hosts the person may run on."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name) if name else None
+@with_host
+def run(request, host):
+    """The run form, for one host (/hosts/<name>/run/) or with a choice of the hosts the
+    person may run on (/run/)."""
+    actor = request.actor
+    fixed_host = host is not None
     if host is not None and not services.may_run(actor, host):
         services.run_refused(actor=actor, host=host)
     hosts = None
@@ -30,7 +32,7 @@ def run(request, name=None):
         host = hosts.filter(pk=chosen).first() if chosen is not None else hosts.first()
     initial = {"labels": "\n".join(f"{k}={v}" for k, v in services.run_labels(actor, host).items())}
     form = RunForm(request.POST or None, hosts=hosts, initial={"host": host, **initial})
-    context = {"form": form, "host": host, "fixed_host": name is not None}
+    context = {"form": form, "host": host, "fixed_host": fixed_host}
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -55,8 +57,7 @@ def _run(request, actor, host, form, context):
         context.update(failed=exc, failed_url=_detail_url(host, exc.container_id), status=exc.status)
         return None
     except WharfError as exc:
-        field = getattr(exc, "field", None)
-        form.add_error(field if field in form.fields else None, str(exc))
+        put_errors(form, exc)
         context["status"] = exc.status
         return None
     if mode == services.ONESHOT:
@@ -88,27 +89,14 @@ def _images(actor, host):
         return []
 
 
-def commit(request, name, ref):
+@with_host
+def commit(request, host, ref):
     """`docker commit`: save a container as an image (a page of the container's)."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
-    c = container_detail(actor=actor, host=host, ref=ref)
-    container = c.target
-    if request.method != "POST":  # a POST is authorized (and audited) by the action
-        require(actor, "container.commit", host, container)
-    form = CommitForm(request.POST or None)
-    context = {"form": form, "host": host, "c": c, "tab": "commit"}
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                context["image"] = services.container_commit(
-                    actor=actor, host=host, container=container, **form.commit_arguments()
-                )
-                status = 200
-            except WharfError as exc:
-                field = getattr(exc, "field", None)
-                form.add_error(field if field in form.fields else None, str(exc))
-                status = exc.status
-    return render(request, "containers/commit.html", context, status=status)
+    c = container_detail(actor=request.actor, host=host, ref=ref)
+    gate(request, "container.commit", host=host, target=c.target)
+    return form_page(
+        request, CommitForm(posted(request)), "containers/commit.html", context={"host": host, "c": c, "tab": "commit"},
+        save=lambda form: services.container_commit(
+            actor=request.actor, host=host, container=c.target, **form.commit_arguments()
+        ),
+    )  # fmt: skip

@@ -15,7 +15,7 @@ from functools import partial
 from console import cli, gateway
 from console.actions import Target, allows, authorize, carries_one, label_scope, perform, require
 from console.errors import ActionDenied, DockerError, DockerNotFound, InvalidInput, WharfError
-from console.hosts.services import selected_hosts
+from console.hosts.services import selected_hosts, visible_hosts
 from console.params import whole_number
 
 STATES = ("running", "paused", "restarting", "created", "exited", "dead", "removing")
@@ -588,6 +588,14 @@ def bulk_actions(*, actor, hosts):
         for name in BULK_ACTIONS
         if any(label_scope(actor, f"container.{name}", h) != [] for h in hosts)
     ]
+
+
+def bulk_refused_unless_allowed(*, actor, action):
+    """Refuse (and record) a bulk action the actor may do to no container of any host they
+    see, before the selection is read; each container is still authorized on its own."""
+    if action in BULK_ACTIONS and action not in bulk_actions(actor=actor, hosts=visible_hosts(actor.user)):
+        authorize(actor, f"container.{action}", target=Target(name="(selected containers)", labels={}))
+        raise ActionDenied(f"You are not allowed to {action} containers.")  # grants on hosts one cannot see
 
 
 @dataclass

@@ -6,31 +6,31 @@ from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from console.actions import Actor
 from console.containers import run_services, services, tables
 from console.containers.services import ContainerQuery
 from console.errors import DockerConflict, InvalidInput
 from console.hosts.services import host_for, no_host_notice, visible_hosts
+from console.pages import with_host
 from console.tables import sort_link
 
 # --- lists ----------------------------------------------------------------------
 
 
-def container_list(request, name=None):
-    return _render_list(request, name, request.GET, here=request.get_full_path())
+@require_GET
+@with_host
+def container_list(request, host):
+    return _render_list(request, host, request.GET, here=request.get_full_path())
 
 
-def _render_list(request, name, params, here, bulk_errors=None, status=200):
-    actor = Actor.from_request(request)
+def _render_list(request, host, params, here, bulk_errors=None, status=200):
+    actor = request.actor
     query = ContainerQuery.from_params(params)
-    if name:
-        host = host_for(actor, name)
+    if host:
         hosts, choices = [host], []
         listing = services.container_list(actor=actor, hosts=hosts, query=query, refuse_hidden=True)
     else:
-        host = None
         choices = list(visible_hosts(request.user))
         hosts = [h for h in choices if h.name == query.host] if query.host else choices
         listing = services.container_list(actor=actor, hosts=hosts, query=query)
@@ -63,7 +63,8 @@ def _render_list(request, name, params, here, bulk_errors=None, status=200):
 @require_POST
 def container_bulk(request):
     """One action on the containers ticked in a list; a page says how each went."""
-    actor = Actor.from_request(request)
+    actor = request.actor
+    services.bulk_refused_unless_allowed(actor=actor, action=request.POST.get("action", ""))
     back = _safe_next(request)
     selection = [v.rpartition("/")[::2] for v in request.POST.getlist("c") if "/" in v]
     if not selection:
@@ -83,7 +84,9 @@ def container_bulk(request):
             raise
         params = QueryDict(urlsplit(back).query)
         errors = {exc.field: str(exc)}
-        return _render_list(request, match.kwargs.get("name"), params, back, errors, status=400)
+        name = match.kwargs.get("name")
+        host = host_for(actor, name) if name else None
+        return _render_list(request, host, params, back, errors, status=400)
     return render(
         request, "containers/bulk_result.html",
         {"outcomes": outcomes, "action": action, "back": back},
@@ -100,25 +103,30 @@ def _safe_next(request, default="containers:list"):
 # --- one container ------------------------------------------------------------------
 
 
-def _detail(request, name, ref):
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
-    return actor, host, services.container_detail(actor=actor, host=host, ref=ref)
+def _detail(request, host, ref):
+    return request.actor, host, services.container_detail(actor=request.actor, host=host, ref=ref)
 
 
-def container_detail(request, name, ref, errors=None, status=200):
-    _, host, c = _detail(request, name, ref)
+@with_host
+def container_detail(request, host, ref):
+    return _detail_page(request, host, ref)
+
+
+def _detail_page(request, host, ref, errors=None, status=200):
+    _, host, c = _detail(request, host, ref)
     context = {"c": c, "host": host, "tab": "overview", "errors": errors or {}, "posted": request.POST}
     return render(request, "containers/detail.html", context, status=status)
 
 
-def container_inspect(request, name, ref):
-    _, host, c = _detail(request, name, ref)
+@with_host
+def container_inspect(request, host, ref):
+    _, host, c = _detail(request, host, ref)
     return render(request, "containers/inspect.html", {"c": c, "host": host, "tab": "inspect"})
 
 
-def container_top(request, name, ref):
-    actor, host, c = _detail(request, name, ref)
+@with_host
+def container_top(request, host, ref):
+    actor, host, c = _detail(request, host, ref)
     ps_args = request.GET.get("ps", "-ef")
     context = {
         "c": c, "host": host, "tab": "top", "ps": ps_args, "presets": services.PS_PRESETS,
@@ -136,8 +144,9 @@ def container_top(request, name, ref):
     return render(request, "containers/top.html", context, status=status)
 
 
-def container_diff(request, name, ref):
-    actor, host, c = _detail(request, name, ref)
+@with_host
+def container_diff(request, host, ref):
+    actor, host, c = _detail(request, host, ref)
     kind, path = request.GET.get("kind", ""), request.GET.get("path", "")
     changes = services.container_diff(
         actor=actor, host=host, ref=c.target.id, target=c.target, kind=kind, path=path
@@ -150,15 +159,15 @@ def container_diff(request, name, ref):
 
 
 @require_POST
-def container_action(request, name, ref):
+@with_host
+def container_action(request, host, ref):
     """A lifecycle button or form on the container page."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
+    actor = request.actor
     action = request.POST.get("action", "")
     try:
         target = services.container_act(actor=actor, host=host, ref=ref, action=action, options=request.POST)
     except InvalidInput as exc:
-        return container_detail(request, name, ref, errors={exc.field: str(exc)}, status=400)
+        return _detail_page(request, host, ref, errors={exc.field: str(exc)}, status=400)
     if action == "remove" and request.POST.get("link", "").strip():
         messages.success(request, f"Link removed from {target.name}.")
     elif action == "remove":
@@ -172,9 +181,9 @@ def container_action(request, name, ref):
 # --- remove all stopped containers ------------------------------------------------
 
 
-def container_prune(request, name):
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
+@with_host
+def container_prune(request, host):
+    actor = request.actor
     if request.method == "POST":
         try:
             result = services.container_prune(actor=actor, host=host, ids=request.POST.getlist("id"))

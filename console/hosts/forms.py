@@ -23,6 +23,10 @@ class HostForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not self.instance.pk:
             del self.fields["clear_tls"]
+            return
+        for part in TLS_PARTS:  # the secret is never shown: only whether there is one
+            stored = getattr(self.instance, part)
+            self.fields[part].help_text = "Stored (encrypted); upload a file to replace it." if stored else "Not set."
 
     def _pem(self, name):
         upload = self.cleaned_data.get(name)

@@ -2,11 +2,10 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
 
 from console import actions, gateway
 from console.actions import Target, allows, perform
-from console.errors import ActionDenied, WharfError
+from console.errors import ActionDenied, HostNotFound, WharfError
 from console.hosts.models import Host
 
 FIELDS = ("name", "url", "description", "enabled", "tls_ca", "tls_cert", "tls_key")
@@ -94,15 +93,15 @@ def visible_hosts(user):
 
 
 def host_for(actor, name):
-    """A host the actor may see, else 404: a hidden host is not admitted to exist,
-    but the denied attempt is on the record."""
+    """A host the actor may see, else HostNotFound (a 404): a hidden host is not admitted
+    to exist, but the denied attempt is on the record."""
     host = Host.named(name)
     if host is None or not host.enabled:
-        raise Http404("No such host")
+        raise HostNotFound("No such host.")
     try:
         return perform(actor, "host.view", host=host, target=Target(host.pk, host.name), run=lambda: host)
     except ActionDenied:
-        raise Http404("No such host") from None
+        raise HostNotFound("No such host.") from None
 
 
 def selected_hosts(actor, names):
@@ -112,7 +111,7 @@ def selected_hosts(actor, names):
     for name in dict.fromkeys(names):
         try:
             found[name] = host_for(actor, name)
-        except Http404:
+        except HostNotFound:
             found[name] = None
     return found
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from console import gateway
 from console.actions import allows, perform
-from console.errors import WharfError
+from console.errors import NotFound, WharfError
 from console.hosts.services import host_for, visible_hosts
 from console.registries import services as registries
 
@@ -83,6 +83,8 @@ def search_page(*, actor, params):
                 context["catalog"] = registries.registry_search(
                     actor=actor, registry=registry, term=term, limit=context["limit"], last=params.get("last", "")
                 )
+    except NotFound:  # a registry one may not use looks absent
+        raise
     except WharfError as exc:
         context["error"] = str(exc)
     return context

@@ -9,14 +9,15 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from console.actions import Actor, allows, authorize, require
+from console.actions import allows, authorize
 from console.containers.views import _safe_next
 from console.errors import ActionDenied, WharfError
 from console.hosts.services import host_details, host_for, no_host_notice, visible_hosts
 from console.images import changes, detail, listing, search, tables
 from console.images.forms import ImportForm, LoadForm, TagForm
+from console.pages import gate, with_host
 from console.streaming import download_response
 from console.tables import sort_link
 from console.uploads import body_blocks, declared_over, limit_uploads, over_limit_message
@@ -24,14 +25,14 @@ from console.uploads import body_blocks, declared_over, limit_uploads, over_limi
 # --- lists ----------------------------------------------------------------------------
 
 
-def image_list(request, name=None):
-    actor = Actor.from_request(request)
+@require_GET
+@with_host
+def image_list(request, host):
+    actor = request.actor
     query = listing.ImageQuery.from_params(request.GET)
-    if name:
-        host = host_for(actor, name)
+    if host:
         hosts, choices = [host], []
     else:
-        host = None
         choices = list(visible_hosts(request.user))
         hosts = [h for h in choices if h.name == query.host] if query.host else choices
     table = listing.image_table(actor=actor, hosts=hosts, query=query)
@@ -65,15 +66,18 @@ def _anywhere(actor, code, hosts):
 def image_bulk(request):
     """The ticked rows of a list: remove them (`docker rmi`), or save them as one tar
     (`docker save`, images of one host)."""
-    actor = Actor.from_request(request)
+    actor = request.actor
+    action = request.POST.get("action")
+    code = "image.save" if action == "save" else "image.remove"
+    if not _anywhere(actor, code, visible_hosts(request.user)):
+        authorize(actor, code)  # refused, and on the record, before anything else is read
+    if action not in ("remove", "save"):
+        raise WharfError("Choose Remove or Save for the selected images.")
     back = _safe_next(request, "images:list")
     selection = [v.partition("/")[::2] for v in request.POST.getlist("i") if "/" in v]
     if not selection:
         messages.error(request, "Tick the images to act on first.")
         return redirect(back)
-    action = request.POST.get("action")
-    if action not in ("remove", "save"):
-        raise WharfError("Choose Remove or Save for the selected images.")
     if action == "save":
         names = {h for h, _ in selection}
         if len(names) != 1:
@@ -90,42 +94,47 @@ def image_bulk(request):
 # --- one image ------------------------------------------------------------------------
 
 
-def _image(request, name, ref):
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
-    return actor, host, detail.image_detail(actor=actor, host=host, ref=ref)
+def _image(request, host, ref):
+    return detail.image_detail(actor=request.actor, host=host, ref=ref)
 
 
-def image_detail(request, name, ref, form=None, status=200):
-    _, host, image = _image(request, name, ref)
+@with_host
+def image_detail(request, host, ref):
+    return _detail_page(request, host, ref)
+
+
+def _detail_page(request, host, ref, form=None, status=200):
+    image = _image(request, host, ref)
     context = {"image": image, "host": host, "tab": "overview", "tag_form": form or TagForm()}
     return render(request, "images/detail.html", context, status=status)
 
 
-def image_history(request, name, ref):
-    actor, host, image = _image(request, name, ref)
-    layers = detail.image_history(actor=actor, host=host, ref=image.id)
+@with_host
+def image_history(request, host, ref):
+    image = _image(request, host, ref)
+    layers = detail.image_history(actor=request.actor, host=host, ref=image.id)
     no_trunc = request.GET.get("no_trunc") == "1"
     context = {"image": image, "host": host, "tab": "history", "layers": layers, "no_trunc": no_trunc}
     return render(request, "images/history.html", context)
 
 
-def image_inspect(request, name, ref):
-    _, host, image = _image(request, name, ref)
+@with_host
+def image_inspect(request, host, ref):
+    image = _image(request, host, ref)
     return render(request, "images/inspect.html", {"image": image, "host": host, "tab": "inspect"})
 
 
 @require_POST
-def image_action(request, name, ref):
+@with_host
+def image_action(request, host, ref):
     """A button or form of the image page: tag, untag, remove."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
+    actor = request.actor
     action = request.POST.get("action", "")
     if action == "tag":
         form = TagForm(request.POST)
         if not form.is_valid():
             authorize(actor, "image.tag", host=host, target=detail.image_target(ref))
-            return image_detail(request, name, ref, form=form, status=400)
+            return _detail_page(request, host, ref, form=form, status=400)
         repository, tag = form.cleaned_data["reference"]
         changes.image_tag(actor=actor, host=host, ref=ref, repository=repository, tag=tag)
         messages.success(request, f"Tagged {repository}:{tag or 'latest'}.")
@@ -158,10 +167,10 @@ def _still_there(actor, host, ref):
 # --- prune, save ----------------------------------------------------------------------
 
 
-def image_prune(request, name):
+@with_host
+def image_prune(request, host):
     """`docker image prune [-a]`: a confirmation page naming the images and their size."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
+    actor = request.actor
     unused = request.GET.get("unused") == "1" or request.POST.get("unused") == "1"
     if request.method == "POST":
         result = changes.image_prune(actor=actor, host=host, ids=request.POST.getlist("id"), unused=unused)
@@ -172,10 +181,10 @@ def image_prune(request, name):
     return render(request, "images/prune.html", context)
 
 
-def image_save(request, name):
+@with_host
+def image_save(request, host):
     """`docker save REF...` (`?ref=` repeated): a streamed tar."""
-    actor = Actor.from_request(request)
-    return _save(request, actor, host_for(actor, name), request.GET.getlist("ref"))
+    return _save(request, request.actor, host, request.GET.getlist("ref"))
 
 
 def _save(request, actor, host, refs):
@@ -196,16 +205,12 @@ def _upload_view(code, page):
         if request.method == "POST" and declared_over(request, limit):  # refused unread
             return render(request, "error.html", {"message": over_limit_message(limit)}, status=413)
         handler = limit_uploads(request, limit) if request.method == "POST" else None
-        return csrf_protect(_checked)(request, name, handler)
+        return csrf_protect(_checked)(request, name=name, handler=handler)
 
-    def _checked(request, name, handler):
-        actor = Actor.from_request(request)
-        host = host_for(actor, name)
-        if request.method != "POST":
-            require(actor, code, host)
-            return page(request, actor, host, None)
-        authorize(actor, code, host=host)  # before the upload is read
-        return page(request, actor, host, handler)
+    @with_host
+    def _checked(request, host, handler):
+        gate(request, code, host=host)  # a POST is refused before the upload is read
+        return page(request, request.actor, host, handler if request.method == "POST" else None)
 
     return view
 
@@ -273,19 +278,18 @@ image_import = _upload_view("image.import", _import_page)
 # --- search, mirrors ------------------------------------------------------------------
 
 
+@require_GET
 def image_search(request):
     """`docker search` on Docker Hub through a host's daemon, or a registry's catalog."""
-    actor = Actor.from_request(request)
-    context = search.search_page(actor=actor, params=request.GET)
+    context = search.search_page(actor=request.actor, params=request.GET)
     return render(request, "images/search.html", context)
 
 
-def mirrors(request, name):
+@with_host
+def mirrors(request, host):
     """The registry mirrors and insecure registries a daemon runs with (`docker info`),
     and the daemon.json snippet for the mirrors a person wants."""
-    actor = Actor.from_request(request)
-    host = host_for(actor, name)
-    info = host_details(actor, host)["info"]
+    info = host_details(request.actor, host)["info"]
     registry = info.get("RegistryConfig") or {}
     current = registry.get("Mirrors") or []
     insecure = sorted(

@@ -4,11 +4,10 @@ test, a catalog read) and never returned to a page, an audit entry or a message.
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.http import Http404
 
 from console import gateway
 from console.actions import Target, allows, perform, require
-from console.errors import ActionDenied, WharfError
+from console.errors import ActionDenied, NotFound, WharfError
 from console.hosts.services import _validation_text
 from console.registries import client
 from console.registries.models import Registry
@@ -45,11 +44,11 @@ def registry_for(actor, name, code="registry.view"):
     """A registry the actor may see, else 404 (the refusal is on the record)."""
     registry = Registry.objects.filter(name=name).first()
     if registry is None:
-        raise Http404("No such registry")
+        raise NotFound("No such registry")
     try:
         require(actor, code, target=_target(registry))
     except ActionDenied:
-        raise Http404("No such registry") from None
+        raise NotFound("No such registry") from None
     return registry
 
 
