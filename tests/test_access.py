@@ -462,7 +462,7 @@ def test_effective_access_page_marks_label_scoped_rows(admin_client, world, stop
     on_h1 = {a.code: pairs for a, pairs in hosts[world["host"]]}
     assert on_h1["container.stop"] == [("team", "web")]
     assert on_h1["host.view"] == []
-    assert "image.view" not in on_h1  # a labelled grant gives no image actions
+    assert on_h1["image.view"] == []  # images belong to the host: a labelled grant reads them all
     on_h2 = {a.code: pairs for a, pairs in hosts[h2]}
     assert on_h2["image.view"] == [] and "container.stop" not in on_h2
     assert 'data-action="container.stop" class="label-scoped"' in page
@@ -521,10 +521,10 @@ def test_label_scoped_grant(make_user, two_hosts, stop, code_for):
     assert not policy.permits(ann, stop, h1)  # labels unknown: not covered
     assert not policy.permits(ann, stop, h2, {"team": "web"})  # other host
     assert policy.permits(ann, REGISTRY["host.view"], h1)
-    assert not policy.permits(ann, image_view, h1)
+    assert policy.permits(ann, image_view, h1)  # reads of the host's images, never changes
     assert policy.needs_labels(ann, stop, h1)
     assert policy.label_filter(ann, stop, h1) == [("team", "web")]
-    assert policy.label_filter(ann, image_view, h1) == []
+    assert policy.label_filter(ann, image_view, h1) is None  # the whole host's images
     assert list(policy.visible_hosts(ann)) == [h1]
 
 
