@@ -40,6 +40,7 @@ from console.errors import (
 log = logging.getLogger("wharf.gateway")
 
 SCHEMES = ("unix://", "tcp://", "ssh://")
+STREAM_POOL = 1024  # connections kept per host for streams (docker-py opens more at need)
 _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hosts-at-once")
 
 
@@ -49,7 +50,7 @@ _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hosts-at-once")
 class _Connection:
     """A docker-py client plus the private folder holding its TLS files."""
 
-    def __init__(self, host, timeout):
+    def __init__(self, host, timeout, pool_size=32):
         self.folder = None
         tls = None
         if host.tls_ca or host.tls_cert or host.tls_key:
@@ -60,7 +61,7 @@ class _Connection:
                 tls=tls,
                 timeout=timeout,
                 version=settings.DOCKER_API_VERSION,
-                max_pool_size=32,
+                max_pool_size=pool_size,
                 use_ssh_client=False,
             )
         except docker.errors.DockerException as exc:
@@ -117,15 +118,17 @@ def _fingerprint(host):
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _client(host, probe=False):
-    key = (host.pk, probe)
+def _client(host, probe=False, streams=False):
+    """The host's client: `probe` with the short status timeout, `streams` for long
+    streams (a pool of its own, so that streams never starve page requests)."""
+    key = (host.pk, probe, streams)
     fingerprint = _fingerprint(host)
     with _connections_lock:
         cached = _connections.get(key)
         if cached and cached[0] == fingerprint:
             return cached[1].client
         timeout = settings.HOST_STATUS_TIMEOUT if probe else settings.DOCKER_TIMEOUT
-        connection = _Connection(host, timeout)
+        connection = _Connection(host, timeout, STREAM_POOL if streams else 32)
         if cached:
             cached[1].close()
         _connections[key] = (fingerprint, connection)
@@ -712,3 +715,63 @@ def container_export(host, ref):
         return _stream(host, chunks)
     except DockerNotFound:
         raise DockerNotFound(f"no such container on host {host.name}: {ref}") from None
+
+
+# --- streams (logs) ------------------------------------------------------------------
+
+
+class LogStream:
+    """A container's log as Docker sends it: `read()` gives the next bytes (b"" at the
+    end), `close()` from any thread ends it and unblocks a pending `read()`. `tty` tells
+    how to read the bytes: raw for a TTY container, 8-byte framed stdout/stderr else."""
+
+    def __init__(self, host, response, tty):
+        self.host, self.tty = host, tty
+        self._response = response
+        self._closer = docker.types.CancellableStream(iter(()), response)
+        self._closed = False
+
+    def read(self, size=STREAM_CHUNK):
+        if self._closed:
+            return b""
+        try:
+            with translated(self.host):
+                return self._response.raw.read1(size)
+        except WharfError:
+            if self._closed:  # closed from another thread: the end, not an error
+                return b""
+            raise
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._closer.close()
+        except OSError:  # already shut by the daemon
+            pass
+        self._response.close()
+
+
+def container_log_stream(host, container, *, follow, tail=None, since="", until=""):
+    """`docker logs -t [-f] [--tail] [--since] [--until]`: a LogStream. Timestamps are always
+    asked for (they are the cursor that resumes a stream); `since` and `until` are Docker's
+    "seconds.nanoseconds" strings, kept as text so that no nanosecond is lost."""
+    params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": int(follow),
+              "tail": "all" if tail is None else int(tail)}  # fmt: skip
+    if since:
+        params["since"] = since
+    if until:
+        params["until"] = until
+
+    def open_stream(client):
+        api = client.api
+        tty = bool((api.inspect_container(container).get("Config") or {}).get("Tty"))
+        response = api._get(api._url("/containers/{0}/logs", container), params=params, stream=True)
+        api._raise_for_status(response)
+        if follow:  # a quiet container must not time the stream out
+            api._disable_socket_timeout(api._get_raw_response_socket(response))
+        return LogStream(host, response, tty)
+
+    with translated(host):
+        return _container_call(host, container, lambda _: open_stream(_client(host, streams=True)))

@@ -17,5 +17,6 @@ urlpatterns = [
     path("access/", include("console.access.urls")),
     path("audit/", include("console.audit.urls")),
     path("", include("console.containers.urls")),
+    path("", include("console.streams.urls")),
     path("", include("console.images.urls")),
 ]

@@ -34,12 +34,12 @@ from console.images import services as images
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
 
-# The streams and terminals add logs (both roles), exec and attach (Developer) when declared.
+# The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
     "host.view", "container.view", "container.start", "container.stop", "container.restart",
-    "container.top", "container.diff", "image.view",
+    "container.top", "container.diff", "container.logs", "image.view",
 }  # fmt: skip
-VIEWER = {"host.view", "container.view", "container.top", "container.diff", "image.view"}
+VIEWER = {"host.view", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
 ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
 ROLE_CODES = {
     "Admin": set(ACTIONS),
