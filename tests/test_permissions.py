@@ -31,6 +31,7 @@ from console.errors import ActionDenied, DockerNotFound
 from console.hosts import services as hosts
 from console.hosts.models import Host
 from console.images import services as images
+from console.streams import services as logs
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
 
@@ -179,7 +180,16 @@ INVOKE = {
         actor=c.actor, host=c.host, container=c.target, path="/tmp", files=[SimpleUploadedFile("x.txt", b"x")]
     ),
     "container.export": lambda c: b"".join(files.container_export(actor=c.actor, host=c.host, container=c.target)),
+    "container.logs": lambda c: _read_logs(c),
 }
+
+
+def _read_logs(case):
+    """A whole log through the stream a websocket reads (a long action: opened, completed)."""
+    options = logs.LogOptions(follow=False, tail=None)
+    session = logs.open_logs(actor=case.actor, host_name=case.host.name, ref=case.ref, options=options)
+    lines = [line for batch, _ in session.batches() for line in batch]
+    session.finish(len(lines), 0, "read")
 # The container state an action needs; "created" (cheapest) for the rest.
 STATE = {
     "container.stop": "running", "container.restart": "running", "container.kill": "running",
