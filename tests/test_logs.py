@@ -19,6 +19,7 @@ from django.test import Client
 from console.access.models import Grant, Role
 from console.asgi import application
 from console.audit.models import AuditEntry
+from console.gateway import LogStream
 from console.streams import consumers
 from console.streams.lines import LineReader, parse_time
 from tests.conftest import run_async
@@ -63,6 +64,16 @@ def test_a_tty_log_a_byte_at_a_time_gives_whole_lines():
     ]
 
 
+def test_chunked_encoding_cut_anywhere_gives_the_payload_back():
+    payloads = [b"a" * 70, b"\r\n", b"x", bytes(range(256)) * 3]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in payloads) + b"0\r\n\r\n"
+    for step in (1, 2, 3, 7, 64, len(body)):
+        stream = object.__new__(LogStream)
+        stream._rest, stream._left, stream._ended = b"", 0, False
+        out = b"".join(stream._dechunk(body[i : i + step]) for i in range(0, len(body), step))
+        assert out == b"".join(payloads) and stream._ended, step
+
+
 def test_times_as_people_type_them():
     assert parse_time("2024-05-01T10:00:00") == "1714557600.000000000"
     assert parse_time("2024-05-01T10:00:00.123456789Z") == "1714557600.123456789"
@@ -89,6 +100,7 @@ def test_a_page_that_does_not_acknowledge_gets_a_bounded_buffer_and_a_skipped_ma
         consumer.send = lambda text_data: _append(sent, json.loads(text_data))
         consumer.close = lambda code, reason: _append(sent, {"closed": code})
         consumer.setup()
+        consumer.follow = True
         await consumer.started()
         for i in range(0, 1000, 20):
             consumer.deliver((lines[i : i + 20], 20 * 40))
@@ -332,9 +344,10 @@ def test_tail_since_until_and_timestamps_match_docker_logs(hosts, admin_user, do
 
 
 @LIVE
-def test_a_tty_container_log_comes_out_as_whole_lines(hosts, admin_user, container_on):
-    container = container_on("unix-1", "printf 'héllo wörld\\n'; printf 'second '; printf 'line\\n'", tty=True, wait=True)
-    lines, _, _ = read_log(cookie_for(admin_user), "unix-1", container.id, follow=0)
+@pytest.mark.parametrize("host_name", ["unix-1", "tls-1"])
+def test_a_tty_container_log_comes_out_as_whole_lines(hosts, admin_user, container_on, host_name):
+    container = container_on(host_name, "printf 'héllo wörld\\n'; printf 'second '; printf 'line\\n'", tty=True, wait=True)
+    lines, _, _ = read_log(cookie_for(admin_user), host_name, container.id, follow=0)
     assert [(err, text) for _, err, text in lines] == [(False, "héllo wörld"), (False, "second line")]
 
 

@@ -71,7 +71,8 @@ class ActionConsumer(AsyncWebsocketConsumer):
     (authorize and open, or raise), `pump()` (the blocking loop; `hand_over()` what it
     reads; return the end notice), `finish(note, failure)` (complete the audit entry);
     from the event loop: `close_source()` (must not block), `deliver(item)` (an item
-    handed over), and optionally `started()` once accepted."""
+    handed over; returning False keeps its slot taken, so that the thread waits, until
+    `free_slot()`), and optionally `started()` once accepted."""
 
     action = ""
     SLOTS = 4  # items handed over and not yet taken by the event loop
@@ -84,6 +85,7 @@ class ActionConsumer(AsyncWebsocketConsumer):
         self.slots = threading.Semaphore(self.SLOTS)
         self.opened_at = time.monotonic()
         self.tasks = []
+        self.held = 0  # slots the subclass keeps taken (backpressure on the thread)
         self.setup()
         opened = self.loop.create_future()
         self.thread = threading.Thread(target=self._work, args=(opened,), daemon=True, name=f"ws-{self.action}")
@@ -153,9 +155,15 @@ class ActionConsumer(AsyncWebsocketConsumer):
         return self._to_loop(self._take, item)
 
     def _take(self, item):
-        self.slots.release()
-        if not self.gone.is_set():
-            self.deliver(item)
+        if self.gone.is_set() or self.deliver(item) is not False:
+            self.slots.release()
+        else:  # kept: the thread waits until the subclass calls `free_slot()`
+            self.held += 1
+
+    def free_slot(self):
+        if self.held:
+            self.held -= 1
+            self.slots.release()
 
     def _to_loop(self, fn, *args):
         try:
@@ -180,7 +188,7 @@ def _settle(future, exc):
 
 BATCH_LINES = 1000  # lines in one message at most
 BATCH_SECONDS = 0.05  # a line waits at most this long for others to share its message
-WINDOW = 4  # messages sent and not yet acknowledged by the page
+WINDOW = 16  # messages sent and not yet acknowledged by the page
 MAX_PENDING_LINES = 10_000  # kept for a page that is behind; past that, lines are skipped
 MAX_PENDING_BYTES = 4 * 1024 * 1024
 
@@ -201,14 +209,17 @@ class LogConsumer(ActionConsumer):
     """`docker logs -t [-f]` of one container: messages of lines [timestamp, stderr, text]
     in batches; the page acknowledges each batch ({"ack": n}) and at most WINDOW are
     unacknowledged. Lines that arrive while the page is that far behind wait in a bounded
-    buffer; past it they are counted, not kept, and the page is told ("skipped", with
-    their time range, which it can fetch over HTTP)."""
+    buffer. Past it, a followed (live) log goes on without the page: lines are counted,
+    not kept, and the page is told ("skipped", with their time range, which it can fetch
+    over HTTP). A log read to its end (no follow) is history: reading from Docker waits
+    for the page instead (backpressure), and nothing is skipped."""
 
     action = "container.logs"
 
     def open(self):
         kwargs = self.scope["url_route"]["kwargs"]
         options = services.LogOptions.from_params(self.params)
+        self.follow = options.follow
         self.session = services.open_logs(actor=self.actor, host_name=kwargs["host"], ref=kwargs["ref"], options=options)
 
     def pump(self):
@@ -234,19 +245,19 @@ class LogConsumer(ActionConsumer):
         self.spawn(self._send_loop())
 
     def deliver(self, item):
+        self.wake.set()
         if isinstance(item, End):
             self.end = item
-        else:
-            lines, size = item
-            if self.skipped is None and (
-                len(self.pending) + len(lines) <= MAX_PENDING_LINES and self.pending_bytes + size <= MAX_PENDING_BYTES
-            ):
-                self.pending.extend(lines)
-                self.pending_bytes += size
-            else:  # the page is behind: count instead of keeping, until it has caught up
-                self.skipped = self.skipped or Skipped()
-                self.skipped.add(lines)
-        self.wake.set()
+            return True
+        lines, size = item
+        full = len(self.pending) + len(lines) > MAX_PENDING_LINES or self.pending_bytes + size > MAX_PENDING_BYTES
+        if (self.skipped is None and not full) or not self.follow:
+            self.pending.extend(lines)
+            self.pending_bytes += size
+            return not full  # history: over the bound, the thread waits for room
+        self.skipped = self.skipped or Skipped()  # behind a live log: count, don't keep
+        self.skipped.add(lines)
+        return True
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -291,6 +302,8 @@ class LogConsumer(ActionConsumer):
         self.batch_number += 1
         self.in_flight += 1
         self.sent_lines += len(lines)
+        if len(self.pending) < MAX_PENDING_LINES and self.pending_bytes < MAX_PENDING_BYTES:
+            self.free_slot()
         await self._send({"t": "lines", "n": self.batch_number, "lines": lines})
 
     async def _send(self, message):

@@ -15,6 +15,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 
 HEADER = struct.Struct(">BxxxL")
+STAMP = len("2024-05-01T10:00:00.123456789Z")
 STDERR = 2
 MAX_LINE = 64 * 1024  # bytes: a longer line is cut (and goes on as the next line)
 RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
@@ -35,14 +36,27 @@ class LineReader:
             self._lines(1, data, lines)
             return lines
         buffer = self.pending + data if self.pending else data
-        end, position = len(buffer), 0
+        end, position, unpack, partial = len(buffer), 0, HEADER.unpack_from, self.partial
         while end - position >= 8:
-            stream, size = HEADER.unpack_from(buffer, position)
+            stream, size = unpack(buffer, position)
             start = position + 8
-            if end - start < size:
-                break
             position = start + size
-            self._lines(STDERR if stream == STDERR else 1, buffer[start:position], lines)
+            if position > end:
+                position = start - 8
+                break
+            stream = STDERR if stream == STDERR else 1
+            # The usual frame: one whole line with its timestamp. Done inline: this loop
+            # runs for every line of the log.
+            if (
+                not partial[stream] and buffer[position - 1] == 10 and buffer[start + STAMP] == 32
+                and buffer.find(b"\n", start, position - 1) < 0
+            ):  # fmt: skip
+                lines.append((
+                    buffer[start : start + STAMP].decode("ascii", "replace"), stream == STDERR,
+                    buffer[start + STAMP + 1 : position - 1].decode("utf-8", "replace"),
+                ))  # fmt: skip
+            else:
+                self._lines(stream, buffer[start:position], lines)
         self.pending = buffer[position:]
         return lines
 
