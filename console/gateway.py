@@ -722,7 +722,7 @@ def container_export(host, ref):
 
 class LogStream:
     """A container's log as Docker sends it: `read()` gives the next bytes (b"" at the
-    end), `close()` from any thread ends it and unblocks a pending `read()`. `tty` tells
+    end), `cancel()` from any thread ends a pending `read()`. `tty` tells
     how to read the bytes: raw for a TTY container, 8-byte framed stdout/stderr else.
 
     Docker sends every log line as an HTTP chunk of its own; http.client's reader costs
@@ -732,7 +732,6 @@ class LogStream:
     def __init__(self, host, response, tty):
         self.host, self.tty = host, tty
         self._response = response
-        self._closer = docker.types.CancellableStream(iter(()), response)
         self._closed = False
         self._socket = response.raw._fp.fp if response.raw.chunked else None
         self._rest, self._left, self._ended = b"", 0, False  # unparsed bytes; of the current chunk
@@ -779,14 +778,20 @@ class LogStream:
         self._rest = buffer[position:]
         return b"".join(out)
 
-    def close(self):
-        if self._closed:
-            return
+    def cancel(self):
+        """End a pending `read()` from another thread, at once: shuts the socket down and
+        nothing else (closing the reader itself would wait for the pending read). Not
+        possible over SSH: such a stream ends with the next bytes Docker sends."""
         self._closed = True
         try:
-            self._closer.close()
-        except OSError:  # already shut by the daemon
+            sock = self._response.raw._fp.fp.raw._sock
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # TLS too: the plain socket's call
+        except (AttributeError, OSError):  # already closed, or not a socket (SSH)
             pass
+
+    def close(self):
+        """Release the connection (from the thread that reads)."""
+        self._closed = True
         self._response.close()
 
 

@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 
-import docker.errors
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
@@ -100,7 +99,7 @@ def test_a_page_that_does_not_acknowledge_gets_a_bounded_buffer_and_a_skipped_ma
         consumer.send = lambda text_data: _append(sent, json.loads(text_data))
         consumer.close = lambda code, reason: _append(sent, {"closed": code})
         consumer.setup()
-        consumer.follow = True
+        consumer.follow, consumer.held = True, 0
         await consumer.started()
         for i in range(0, 1000, 20):
             consumer.deliver((lines[i : i + 20], 20 * 40))
@@ -109,7 +108,9 @@ def test_a_page_that_does_not_acknowledge_gets_a_bounded_buffer_and_a_skipped_ma
         unacknowledged = list(sent)
         kept = len(consumer.pending)
         consumer.deliver(consumers.End("done"))
-        while not any("closed" in m for m in sent):
+        for _ in range(1000):  # acknowledging, as a page that caught up does
+            if any("closed" in m for m in sent):
+                break
             await consumer.receive(json.dumps({"ack": 1}))
             await asyncio.sleep(0.01)
         for task in consumer.tasks:
@@ -137,6 +138,18 @@ def test_a_page_that_does_not_acknowledge_gets_a_bounded_buffer_and_a_skipped_ma
     assert sent[-2]["t"] == "end" and sent[-1] == {"closed": consumers.ENDED}
 
 
+def test_a_log_read_to_its_end_waits_for_the_page_instead_of_skipping(monkeypatch):
+    monkeypatch.setattr(consumers, "MAX_PENDING_LINES", 50)
+    consumer = consumers.LogConsumer()
+    consumer.setup()
+    consumer.follow = False
+    lines = [(f"2024-05-01T10:00:00.{i:09d}Z", False, f"line {i}") for i in range(100)]
+    taken = [consumer.deliver((lines[i : i + 20], 800)) for i in range(0, 100, 20)]
+    # past the bound the slot stays taken: the reading thread waits (at most a few slots)
+    assert taken == [True, True, False, False, False]
+    assert consumer.skipped is None and consumer.pending == lines
+
+
 async def _append(sent, message):
     sent.append(message)
 
@@ -145,26 +158,20 @@ async def _append(sent, message):
 
 
 @pytest.fixture
-def container_on(docker_env):
-    made = []
+def container_on(docker_of):
+    """Run a shell script in a container (removed afterwards, see conftest's docker_of)."""
 
     def make(host_name, script, labels=None, tty=False, wait=False):
-        client = docker_env.client(host_name)
-        container = client.containers.run(
+        container = docker_of(host_name).containers.run(
             TEST_IMAGE, ["sh", "-c", script], detach=True, tty=tty, network_mode="none",
             labels=labels or {}, name=f"logs-{uuid.uuid4().hex[:10]}",
         )  # fmt: skip
-        made.append(container)
+        docker_of.made.append((host_name, container.id))
         if wait:
             container.wait(timeout=60)
         return container
 
-    yield make
-    for container in made:
-        try:
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
+    return make
 
 
 def cookie_for(user):

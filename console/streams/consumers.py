@@ -23,7 +23,6 @@ import asyncio
 import json
 import logging
 import threading
-import time
 import uuid
 from urllib.parse import parse_qs
 
@@ -54,6 +53,7 @@ def refusal(actor, exc):
         return DENIED, str(exc)
     if isinstance(exc, WharfError):
         return HOST_FAILED, str(exc)
+    log.error("a stream could not be opened", exc_info=exc)
     return HOST_FAILED, "internal error (see the server log)"
 
 
@@ -67,15 +67,16 @@ class End:
 class ActionConsumer(AsyncWebsocketConsumer):
     """Base of the console's websockets (see the module's docstring).
 
-    A subclass sets `action` and implements `setup()` (its state), in the socket's thread: `open()`
-    (authorize and open, or raise), `pump()` (the blocking loop; `hand_over()` what it
-    reads; return the end notice), `finish(note, failure)` (complete the audit entry);
-    from the event loop: `close_source()` (must not block), `deliver(item)` (an item
-    handed over; returning False keeps its slot taken, so that the thread waits, until
-    `free_slot()`), and optionally `started()` once accepted."""
+    A subclass sets `action` and implements `setup()` (its state); in the socket's
+    thread: `open()` (authorize and open, or raise), `pump()` (the blocking loop;
+    `hand_over()` what it reads; return the end notice), `finish(note, failure)`
+    (complete the audit entry); on the event loop: `close_source()` (must not block),
+    `deliver(item)` (an item handed over; returning False keeps its slot taken, so that
+    the thread waits, until `free_slot()`), and optionally `started()` once accepted."""
 
     action = ""
     SLOTS = 4  # items handed over and not yet taken by the event loop
+    closed_by_browser = True  # set False by a subclass when it closes the socket itself
 
     async def connect(self):
         self.loop = asyncio.get_running_loop()
@@ -83,7 +84,6 @@ class ActionConsumer(AsyncWebsocketConsumer):
         self.params = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
         self.gone = threading.Event()  # the socket is closed: the thread stops and finishes
         self.slots = threading.Semaphore(self.SLOTS)
-        self.opened_at = time.monotonic()
         self.tasks = []
         self.held = 0  # slots the subclass keeps taken (backpressure on the thread)
         self.setup()
@@ -143,8 +143,6 @@ class ActionConsumer(AsyncWebsocketConsumer):
             log.exception("stream %s: its session could not be completed", self.action)
         finally:
             connections.close_all()
-
-    closed_by_browser = True  # set False by a subclass once it closes the socket itself
 
     def hand_over(self, item):
         """Give `item` to the event loop (blocks while every slot is taken); False once

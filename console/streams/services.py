@@ -141,7 +141,7 @@ class LogSession:
 
     def close(self):
         """Ends `batches()` from another thread (never blocks)."""
-        self.stream.close()
+        self.stream.cancel()
 
     def finish(self, lines, size, note, failure=None):
         """Complete the audit entry: duration, lines and bytes sent, how it ended."""
