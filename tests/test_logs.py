@@ -13,7 +13,6 @@ import uuid
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from console.access.models import Grant, Role
 from console.asgi import application
@@ -21,7 +20,7 @@ from console.audit.models import AuditEntry
 from console.gateway import LogStream
 from console.streams import consumers
 from console.streams.lines import LineReader, parse_time
-from tests.conftest import run_async
+from tests.conftest import client_of, run_async
 from tests.harness import TEST_IMAGE
 
 DOCKER_CLI = shutil.which("docker", path="/usr/local/bin:/usr/bin")
@@ -175,9 +174,7 @@ def container_on(docker_of):
 
 
 def cookie_for(user):
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
+    return f"sessionid={client_of(user).cookies['sessionid'].value}".encode()
 
 
 def socket_path(host_name, ref, **params):
@@ -258,15 +255,18 @@ def test_refusals_close_before_accept_and_are_recorded(hosts, make_user, contain
     Grant.objects.create(user=no_logs, role=Role.objects.create(name="Lister", permissions=["container.view", "host.view"]))
     admin = make_user("root", role="Admin")
 
-    cases = [  # (who, origin, container ref, close code)
-        (None, ORIGIN, ours.id, consumers.LOGGED_OUT),
-        (admin, b"http://evil.example", ours.id, None),  # Channels' denier: closed, no code of ours
-        (no_logs, ORIGIN, ours.id, consumers.DENIED),
-        (viewer_elsewhere, ORIGIN, ours.id, consumers.ABSENT),
-        (team_a, ORIGIN, theirs.id, consumers.ABSENT),  # out of scope looks exactly like absent
-        (admin, ORIGIN, "no-such-container", consumers.ABSENT),
+    cases = [  # (who, origin, container ref, close code, recorded)
+        (None, ORIGIN, ours.id, consumers.LOGGED_OUT, ("container.logs", "denied")),
+        # Channels' denier closes without a code of ours
+        (admin, b"http://evil.example", ours.id, None, ("container.logs", "denied")),
+        (no_logs, ORIGIN, ours.id, consumers.DENIED, ("container.logs", "denied")),
+        (viewer_elsewhere, ORIGIN, ours.id, consumers.ABSENT, ("host.view", "denied")),
+        (team_a, ORIGIN, theirs.id, consumers.ABSENT, ("container.logs", "denied")),  # looks absent
+        (team_a, ORIGIN, "no-such-container", consumers.ABSENT, ("container.logs", "denied")),
+        # to one who may see every container, a missing one is a failed attempt
+        (admin, ORIGIN, "no-such-container", consumers.ABSENT, ("container.logs", "failed")),
     ]
-    for user, origin, ref, code in cases:
+    for user, origin, ref, code, recorded in cases:
         cookie = cookie_for(user) if user else None
         before = AuditEntry.objects.count()
         connected, closed_with = refused(socket_path("unix-1", ref), cookie, origin)
@@ -274,7 +274,7 @@ def test_refusals_close_before_accept_and_are_recorded(hosts, make_user, contain
         if code is not None:
             assert closed_with == code, (user, ref)
         entries = list(AuditEntry.objects.filter(id__gt=0).order_by("id")[before:])
-        assert [(e.action, e.outcome) for e in entries] == [("container.logs", "denied")], (user, ref, entries)
+        assert [(e.action, e.outcome) for e in entries] == [recorded], (user, ref, entries)
         assert entries[0].actor_name == (user.username if user else "")
     # the one allowed: a Developer on its own label
     lines, end, _ = read_log(cookie_for(team_a), "unix-1", ours.id, follow=0)
@@ -334,8 +334,7 @@ def test_tail_since_until_and_timestamps_match_docker_logs(hosts, admin_user, do
         docker_env, "unix-2", "logs", "-t", "--since", since, "--until", until, container.id
     )
     # the download without timestamps is what `docker logs` prints (stderr marked)
-    client = Client()
-    client.force_login(admin_user)
+    client = client_of(admin_user)
     response = client.get(f"/hosts/unix-2/containers/{container.id}/logs/download/", {"timestamps": "0", "tail": "all"})
     text = b"".join(response.streaming_content).decode()
     plain_out, plain_err = cli(docker_env, "unix-2", "logs", container.id)

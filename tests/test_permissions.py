@@ -187,7 +187,7 @@ INVOKE = {
 def _read_logs(case):
     """A whole log through the stream a websocket reads (a long action: opened, completed)."""
     options = logs.LogOptions(follow=False, tail=None)
-    session = logs.open_logs(actor=case.actor, host_name=case.host.name, ref=case.ref, options=options)
+    session = logs.open_logs(actor=case.actor, host=case.host, ref=case.ref, options=options)
     lines = [line for batch, _ in session.batches() for line in batch]
     session.finish(len(lines), 0, "read")
 # The container state an action needs; "created" (cheapest) for the rest.

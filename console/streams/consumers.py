@@ -31,8 +31,7 @@ from django.db import connections
 from django.http import Http404
 
 from console.actions import Actor
-from console.containers.services import InvalidInput
-from console.errors import ActionDenied, WharfError
+from console.errors import ActionDenied, DockerNotFound, InvalidInput, WharfError
 from console.middleware import NOT_FOUND
 from console.streams import services
 
@@ -47,7 +46,7 @@ def refusal(actor, exc):
         return BAD_INPUT, str(exc)
     if actor.user is None:
         return LOGGED_OUT, "Log in again."
-    if isinstance(exc, Http404):
+    if isinstance(exc, (Http404, DockerNotFound)):  # hidden or missing: the same answer
         return ABSENT, NOT_FOUND
     if isinstance(exc, ActionDenied):
         return DENIED, str(exc)
@@ -218,7 +217,8 @@ class LogConsumer(ActionConsumer):
         kwargs = self.scope["url_route"]["kwargs"]
         options = services.LogOptions.from_params(self.params)
         self.follow = options.follow
-        self.session = services.open_logs(actor=self.actor, host_name=kwargs["host"], ref=kwargs["ref"], options=options)
+        host = services.log_host(self.actor, kwargs["host"], kwargs["ref"])
+        self.session = services.open_logs(actor=self.actor, host=host, ref=kwargs["ref"], options=options)
 
     def pump(self):
         for item in self.session.batches():

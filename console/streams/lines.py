@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 HEADER = struct.Struct(">BxxxL")
 STAMP = len("2024-05-01T10:00:00.123456789Z")
+TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z")  # Docker's, of a line
 STDERR = 2
 MAX_LINE = 64 * 1024  # bytes: a longer line is cut (and goes on as the next line)
-RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
+RELATIVE = re.compile(r"^([0-9]{1,9}(?:\.[0-9]{1,9})?)(s|m|h|d)$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -115,12 +116,14 @@ def parse_time(text, now=None):
         return ""
     match = RELATIVE.match(text)
     if match:
-        now = now or datetime.now(UTC)
-        then = now - timedelta(seconds=float(match[1]) * UNITS[match[2]])
+        try:
+            then = (now or datetime.now(UTC)) - timedelta(seconds=float(match[1]) * UNITS[match[2]])
+        except OverflowError:
+            raise ValueError(f"Not a time: {text!r} goes back before the year 1.") from None
         return f"{then.timestamp():.9f}"
-    if re.fullmatch(r"\d+(\.\d{1,9})?", text):
+    if re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,9})?", text):
         return text
-    if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", text):  # a line's own timestamp
+    if TIMESTAMP.fullmatch(text):
         return docker_seconds(text)
     try:
         when = datetime.fromisoformat(text.replace(" ", "T"))

@@ -33,7 +33,7 @@ class AuditedOriginValidator(OriginValidator):
             consumer = getattr(route.callback, "consumer_class", None)
             if match and getattr(consumer, "action", ""):
                 kwargs = match[2]
-                host = Host.objects.filter(name=kwargs.get("host", "")).first()
+                host = Host.named(kwargs.get("host", ""))
                 ref = kwargs.get("ref", "")
                 reason = f"websocket from a foreign origin: {(origin or b'(none)').decode('latin1')[:200]}"
                 refuse(Actor.from_scope(scope), consumer.action, host=host, target=Target(ref, ref), reason=reason)

@@ -3,26 +3,25 @@ container.logs: a live stream (for the websocket), a bounded range of lines and 
 download (for HTTP). Streams and downloads are long actions, recorded when they open
 and completed when they close with duration, lines and bytes; a range is a read.
 
-Whoever may not see a container is told exactly what they would be told if it did not
-exist (`Http404`), and the refusal is recorded either way.
+Whoever may not see a host or container is told exactly what they would be told if it
+did not exist, and the attempt is recorded either way.
 """
 
 from contextlib import closing
 from dataclasses import asdict, dataclass
 
-from django.http import Http404
-
 from console import gateway
-from console.actions import Target, allows, authorize, long_action, perform, refuse
-from console.containers.services import InvalidInput
-from console.errors import ActionDenied, DockerNotFound, WharfError
+from console.actions import Target, authorize, long_action, perform
+from console.containers.services import container_target
+from console.errors import InvalidInput, WharfError
 from console.hosts.models import Host
-from console.streams.lines import LineReader, docker_seconds, parse_time
+from console.hosts.services import host_for
+from console.params import whole_number
+from console.streams.lines import TIMESTAMP, LineReader, docker_seconds, parse_time
 
 DEFAULT_TAIL = 1000
 MAX_RANGE = 5000  # lines one range request returns
 DOWNLOAD_BLOCK = 256 * 1024
-STAMP_LENGTH = len("2024-05-01T10:00:00.123456789Z")
 
 
 @dataclass
@@ -45,22 +44,20 @@ class LogOptions:
         tail = text("tail").lower()
         if tail in ("", "all"):
             tail = None if tail == "all" else DEFAULT_TAIL
-        elif tail.isdigit():
-            tail = int(tail)
-        else:
-            raise InvalidInput("tail", "Tail is a number of lines, or “all”.")
+        elif (tail := whole_number(tail)) is None:
+            raise InvalidInput("Tail is a number of lines, or “all”.", field="tail")
         times = {}
         for key in ("since", "until"):
             try:
                 times[key] = parse_time(text(key))
             except ValueError as exc:
-                raise InvalidInput(key, str(exc)) from None
+                raise InvalidInput(str(exc), field=key) from None
         options = cls(follow=follow and text("follow") not in ("0", "off", "false"), tail=tail, **times)
-        after, seen = text("after"), text("seen")
+        after, seen = text("after"), whole_number(text("seen"))
         if after:  # resuming: everything from the last line seen on, not the tail
-            if len(after) != STAMP_LENGTH or not seen.isdigit():
-                raise InvalidInput("after", "Not a log position.")
-            options.after, options.seen, options.tail = after, int(seen), None
+            if not TIMESTAMP.fullmatch(after) or seen is None:
+                raise InvalidInput("Not a log position.", field="after")
+            options.after, options.seen, options.tail = after, seen, None
             options.since = docker_seconds(after)
         return options
 
@@ -79,30 +76,12 @@ def _drop_seen(lines, after, count):
 # --- who may read which container ---------------------------------------------------------
 
 
-def _target(actor, host_name, ref):
-    """(host, target) for a container the actor may be told about; otherwise the refusal
-    is recorded and Http404 raised (as for a container that does not exist)."""
-    host = Host.objects.filter(name=host_name, enabled=True).first()
-    bare = Target(ref, ref)
-    if actor.user is None:  # anonymous: recorded as denied, and told to log in
-        authorize(actor, "container.logs", host=host, target=bare)
-    if host is None or not allows(actor, "host.view", host):
-        refuse(actor, "container.logs", host=host, target=bare, reason=f"no host {host_name} for this user")
-        raise Http404("No such container")
-    try:
-        attrs = gateway.container_inspect(host, ref)
-    except DockerNotFound as exc:
-        refuse(actor, "container.logs", host=host, target=bare, reason=str(exc))
-        raise Http404("No such container") from None
-    except WharfError:  # the daemon does not answer: authorization and the stream say so
-        return host, bare
-    labels = (attrs.get("Config") or {}).get("Labels") or {}
-    return host, Target(attrs["Id"], attrs.get("Name", "").lstrip("/") or attrs["Id"][:12], labels)
-
-
-def _hidden(actor, host, target):
-    """After a refusal: may the actor not even see the container? Then it is "absent"."""
-    return actor.user is not None and not allows(actor, "container.view", host, target)
+def log_host(actor, host_name, ref):
+    """The host of a log stream the actor may see (see `host_for`: a hidden one looks
+    missing). An anonymous request is refused and recorded as such."""
+    if actor.user is None:
+        authorize(actor, "container.logs", host=Host.named(host_name), target=Target(ref, ref))
+    return host_for(actor, host_name)
 
 
 # --- the live stream ---------------------------------------------------------------------
@@ -154,17 +133,13 @@ class LogSession:
             self.action.__exit__(type(failure), failure, failure.__traceback__)
 
 
-def open_logs(*, actor, host_name, ref, options):
+def open_logs(*, actor, host, ref, options):
     """Authorize and open a log stream: a LogSession. Refusals are recorded and raised:
-    Http404 for a host or container that is absent or hidden, ActionDenied otherwise."""
-    host, target = _target(actor, host_name, ref)
+    Http404 or DockerNotFound for a host or container that is absent or hidden,
+    ActionDenied otherwise."""
+    target = container_target(actor, host, ref, "container.logs")  # hidden looks missing
     action = long_action(actor, "container.logs", host=host, target=target, params=options.audit_params())
-    try:
-        progress = action.__enter__()
-    except ActionDenied:
-        if _hidden(actor, host, target):
-            raise Http404("No such container") from None
-        raise
+    progress = action.__enter__()
     try:
         stream = gateway.container_log_stream(
             host, target.id, follow=options.follow, tail=options.tail, since=options.since, until=options.until
@@ -231,12 +206,3 @@ def log_download(*, actor, host, target, options, timestamps):
     chunks = body()
     next(chunks)
     return chunks
-
-
-def target_for_http(actor, host_name, ref):
-    """(host, target) for the range and download views; Http404 when absent or hidden."""
-    host, target = _target(actor, host_name, ref)
-    if _hidden(actor, host, target):
-        refuse(actor, "container.logs", host=host, target=target, reason="container outside the user's scope")
-        raise Http404("No such container")
-    return host, target
