@@ -119,6 +119,13 @@ def authorize(actor, code, *, host=None, target=None, params=None):
     _authorize(entry)
 
 
+def refuse(actor, code, *, host=None, target=None, reason):
+    """Record the refusal of a request that never reached authorization (a websocket
+    from a foreign Origin, a container that does not exist): denied, with the reason."""
+    entry = dict(actor=actor, action=REGISTRY[code], host=host, target=target or Target(), params={})
+    _record(entry, chain.DENIED, error=reason)
+
+
 def perform(actor, code, *, run, host=None, target=None, params=None, check=None):
     """Authorize, run and audit one action; returns what `run()` returns.
 

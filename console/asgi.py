@@ -12,15 +12,16 @@ warn_at_start()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from console.routing import websocket_urlpatterns  # noqa: E402
+from console.streams.origin import AuditedOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        # the user is known before the Origin is checked, so that a refusal names them
+        "websocket": AuthMiddlewareStack(
+            AuditedOriginValidator(URLRouter(websocket_urlpatterns), websocket_urlpatterns)
         ),
     }
 )

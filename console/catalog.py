@@ -64,6 +64,8 @@ declare("container.remove", "remove containers", "container")
 declare("container.prune", "remove all stopped containers", "container", host_wide=True)
 declare("container.top", "see the processes of containers", "container", read=True)
 declare("container.diff", "see the changed files of containers", "container", read=True)
+# A log stream or download is a long action (always recorded); a range of lines, a read.
+declare("container.logs", "read the logs of containers", "container", read=True, long=True)
 # Images
 declare("image.view", "see images", "image", read=True)
 declare("image.search", "search registries for images", "image", read=True)

@@ -40,6 +40,7 @@ from console.errors import (
 log = logging.getLogger("wharf.gateway")
 
 SCHEMES = ("unix://", "tcp://", "ssh://")
+STREAM_POOL = 1024  # connections kept per host for streams (docker-py opens more at need)
 _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hosts-at-once")
 
 
@@ -49,7 +50,7 @@ _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hosts-at-once")
 class _Connection:
     """A docker-py client plus the private folder holding its TLS files."""
 
-    def __init__(self, host, timeout):
+    def __init__(self, host, timeout, pool_size=32):
         self.folder = None
         tls = None
         if host.tls_ca or host.tls_cert or host.tls_key:
@@ -60,7 +61,7 @@ class _Connection:
                 tls=tls,
                 timeout=timeout,
                 version=settings.DOCKER_API_VERSION,
-                max_pool_size=32,
+                max_pool_size=pool_size,
                 use_ssh_client=False,
             )
         except docker.errors.DockerException as exc:
@@ -117,15 +118,17 @@ def _fingerprint(host):
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _client(host, probe=False):
-    key = (host.pk, probe)
+def _client(host, probe=False, streams=False):
+    """The host's client: `probe` with the short status timeout, `streams` for long
+    streams (a pool of its own, so that streams never starve page requests)."""
+    key = (host.pk, probe, streams)
     fingerprint = _fingerprint(host)
     with _connections_lock:
         cached = _connections.get(key)
         if cached and cached[0] == fingerprint:
             return cached[1].client
         timeout = settings.HOST_STATUS_TIMEOUT if probe else settings.DOCKER_TIMEOUT
-        connection = _Connection(host, timeout)
+        connection = _Connection(host, timeout, STREAM_POOL if streams else 32)
         if cached:
             cached[1].close()
         _connections[key] = (fingerprint, connection)
@@ -872,3 +875,103 @@ def registry_login(host, *, address, username, password):
         if "401" in text or "unauthorized" in text.lower():
             text = f"{address} refused the username or password (asked through host {host.name})"
         raise type(exc)(text) from None
+# --- streams (logs) ------------------------------------------------------------------
+
+
+class LogStream:
+    """A container's log as Docker sends it: `read()` gives the next bytes (b"" at the
+    end), `cancel()` from any thread ends a pending `read()`. `tty` tells
+    how to read the bytes: raw for a TTY container, 8-byte framed stdout/stderr else.
+
+    Docker sends every log line as an HTTP chunk of its own; http.client's reader costs
+    a few microseconds per chunk, so the chunked encoding is taken apart here, over
+    large reads of the socket's buffered reader (a read returns what has arrived)."""
+
+    def __init__(self, host, response, tty):
+        self.host, self.tty = host, tty
+        self._response = response
+        self._closed = False
+        self._socket = response.raw._fp.fp if response.raw.chunked else None
+        self._rest, self._left, self._ended = b"", 0, False  # unparsed bytes; of the current chunk
+
+    def read(self, size=STREAM_CHUNK):
+        try:
+            with translated(self.host):
+                if self._socket is None:
+                    return b"" if self._closed else self._response.raw.read1(size)
+                while not self._ended and not self._closed:
+                    data = self._socket.read1(size)
+                    if not data:
+                        return b""
+                    if body := self._dechunk(data):
+                        return body
+                return b""
+        except (WharfError, ValueError):
+            if self._closed:  # closed from another thread: the end, not an error
+                return b""
+            raise
+
+    def _dechunk(self, data):
+        """The payload of the chunks in `data`; a chunk may go on in the next read.
+        `_left` counts what is left of the current chunk, its closing CRLF included."""
+        buffer = self._rest + data if self._rest else data
+        out, position, end, find = [], 0, len(buffer), buffer.find
+        if self._left:
+            position = min(self._left, end)
+            if self._left > 2:
+                out.append(buffer[: min(self._left - 2, end)])
+            self._left -= position
+        while not self._left and (line_end := find(b"\r\n", position)) >= 0:
+            size = int(buffer[position:line_end], 16)  # Docker sends no chunk extensions
+            if not size:
+                self._ended = True
+                break
+            start = line_end + 2
+            position = start + size + 2
+            if position > end:  # the chunk goes on in the next read
+                out.append(buffer[start : min(start + size, end)])
+                self._left, position = position - end, end
+            else:
+                out.append(buffer[start : position - 2])
+        self._rest = buffer[position:]
+        return b"".join(out)
+
+    def cancel(self):
+        """End a pending `read()` from another thread, at once: shuts the socket down and
+        nothing else (closing the reader itself would wait for the pending read). Not
+        possible over SSH: such a stream ends with the next bytes Docker sends."""
+        self._closed = True
+        try:
+            sock = self._response.raw._fp.fp.raw._sock
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # TLS too: the plain socket's call
+        except (AttributeError, OSError):  # already closed, or not a socket (SSH)
+            pass
+
+    def close(self):
+        """Release the connection (from the thread that reads)."""
+        self._closed = True
+        self._response.close()
+
+
+def container_log_stream(host, container, *, follow, tail=None, since="", until=""):
+    """`docker logs -t [-f] [--tail] [--since] [--until]`: a LogStream. Timestamps are always
+    asked for (they are the cursor that resumes a stream); `since` and `until` are Docker's
+    "seconds.nanoseconds" strings, kept as text so that no nanosecond is lost."""
+    params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": int(follow),
+              "tail": "all" if tail is None else int(tail)}  # fmt: skip
+    if since:
+        params["since"] = since
+    if until:
+        params["until"] = until
+
+    def open_stream(client):
+        api = client.api
+        tty = bool((api.inspect_container(container).get("Config") or {}).get("Tty"))
+        response = api._get(api._url("/containers/{0}/logs", container), params=params, stream=True)
+        api._raise_for_status(response)
+        if follow:  # a quiet container must not time the stream out
+            api._disable_socket_timeout(api._get_raw_response_socket(response))
+        return LogStream(host, response, tty)
+
+    with translated(host):
+        return _container_call(host, container, lambda _: open_stream(_client(host, streams=True)))

@@ -1,3 +1,9 @@
-"""Websocket routes (logs, terminals) are added by the streaming work."""
+"""Websocket routes (see console/streams/consumers.py for the close codes)."""
 
-websocket_urlpatterns = []
+from django.urls import path
+
+from console.streams.consumers import LogConsumer
+
+websocket_urlpatterns = [
+    path("ws/hosts/<str:host>/containers/<str:ref>/logs/", LogConsumer.as_asgi()),
+]

@@ -18,5 +18,6 @@ urlpatterns = [
     path("audit/", include("console.audit.urls")),
     path("registries/", include("console.registries.urls")),
     path("", include("console.containers.urls")),
+    path("", include("console.streams.urls")),
     path("", include("console.images.urls")),
 ]

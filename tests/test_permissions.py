@@ -34,16 +34,17 @@ from console.images import search as image_search
 from console.images import services as images
 from console.registries import services as registries
 from console.registries.models import Registry
+from console.streams import services as logs
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
 from tests.test_image_changes import rootfs_tar
 
-# The streams and terminals add logs (both roles), exec and attach (Developer) when declared.
+# The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
     "host.view", "container.view", "container.start", "container.stop", "container.restart",
-    "container.top", "container.diff", "image.view",
+    "container.top", "container.diff", "container.logs", "image.view",
 }  # fmt: skip
-VIEWER = {"host.view", "container.view", "container.top", "container.diff", "image.view"}
+VIEWER = {"host.view", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
 ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
 ROLE_CODES = {
     "Admin": set(ACTIONS),
@@ -233,7 +234,16 @@ INVOKE = {
         actor=c.actor, host=c.host, container=c.target, path="/tmp", files=[SimpleUploadedFile("x.txt", b"x")]
     ),
     "container.export": lambda c: b"".join(files.container_export(actor=c.actor, host=c.host, container=c.target)),
+    "container.logs": lambda c: _read_logs(c),
 }
+
+
+def _read_logs(case):
+    """A whole log through the stream a websocket reads (a long action: opened, completed)."""
+    options = logs.LogOptions(follow=False, tail=None)
+    session = logs.open_logs(actor=case.actor, host=case.host, ref=case.ref, options=options)
+    lines = [line for batch, _ in session.batches() for line in batch]
+    session.finish(len(lines), 0, "read")
 # The container state an action needs; "created" (cheapest) for the rest.
 STATE = {
     "container.stop": "running", "container.restart": "running", "container.kill": "running",

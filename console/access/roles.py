@@ -2,12 +2,12 @@
 
 from console.catalog import REGISTRY
 
-# The streams and terminals add logs (both roles), exec and attach (Developer) when declared.
+# The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
     "host.view", "container.view", "container.start", "container.stop", "container.restart",
-    "container.top", "container.diff", "image.view",
+    "container.top", "container.diff", "container.logs", "image.view",
 }  # fmt: skip
-VIEWER = {"host.view", "container.view", "container.top", "container.diff", "image.view"}
+VIEWER = {"host.view", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
 
 OPERATOR_EXTRA = {"host.view", "registry.view", "registry.use"}
 
