@@ -95,7 +95,7 @@ def test_tls_files_exist_only_with_0600_while_the_client_lives(hosts):
     import os
 
     gateway.host_details(hosts["tls-1"])
-    connection_ = gateway._connections[(hosts["tls-1"].pk, False)][1]
+    connection_ = gateway._connections[(hosts["tls-1"].pk, False, False)][1]
     files = [os.path.join(connection_.folder, f) for f in os.listdir(connection_.folder)]
     assert files and all(os.stat(f).st_mode & 0o777 == 0o600 for f in files)
     gateway.forget(hosts["tls-1"])
