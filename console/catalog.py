@@ -76,6 +76,8 @@ declare("image.prune", "remove unused images", "image", host_wide=True)
 declare("image.save", "download images", "image", long=True)
 declare("image.load", "load images", "image", long=True)
 declare("image.import", "import images", "image", long=True)
+declare("image.pull", "pull images", "image", long=True, host_wide=True)
+declare("image.push", "push images", "image", long=True, host_wide=True)
 # Registries the console knows (console-wide); using one lends its stored credentials
 declare("registry.view", "see registries", "registry", scope="global", read=True)
 declare("registry.use", "use registry credentials", "registry", scope="global")

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import docker
+import docker.auth
 import docker.errors
 import requests.exceptions
 from django.conf import settings
@@ -875,6 +876,85 @@ def registry_login(host, *, address, username, password):
         if "401" in text or "unauthorized" in text.lower():
             text = f"{address} refused the username or password (asked through host {host.name})"
         raise type(exc)(text) from None
+class ProgressStream:
+    """Docker's JSON progress of a pull or a push, message by message (`messages()`);
+    `cancel()` from any thread ends it (the daemon then stops the transfer). An error
+    message of Docker's is raised as a DockerError, credentials never in it."""
+
+    def __init__(self, host, response, client):
+        self.host, self._response, self._client = host, response, client
+        self.cancelled = False
+
+    def messages(self):
+        try:
+            with translated(self.host):
+                for message in self._client.api._stream_helper(self._response, decode=True):
+                    if "error" in message or "errorDetail" in message:
+                        detail = (message.get("errorDetail") or {}).get("message") or message.get("error")
+                        raise DockerError(_registry_error(self.host, detail))
+                    yield message
+        except WharfError:
+            if self.cancelled:  # the socket was shut down from another thread: the end
+                return
+            raise
+
+    def cancel(self):
+        self.cancelled = True
+        try:
+            sock = self._response.raw._fp.fp.raw._sock
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except (AttributeError, OSError):
+            pass
+
+    def close(self):
+        self._response.close()
+
+
+LOGIN_NEEDED = "the registry asked for a login: add its credentials under Registries"
+
+
+def _registry_error(host, text):
+    """A registry's refusal in plain words (the daemon relays several phrasings)."""
+    lowered = str(text).lower()
+    if any(s in lowered for s in ("no basic auth credentials", "unauthorized", "authentication required",
+                                  "denied: requested access", "401")):  # fmt: skip
+        return f"host {host.name}: {LOGIN_NEEDED} ({text})"
+    return f"host {host.name}: {text}"
+
+
+def _progress_stream(host, path, reference, params, auth):
+    """POST a pull (/images/create) or a push (/images/{name}/push) and return its
+    ProgressStream. `auth` ({"username", "password", "serveraddress"} or None) goes in
+    the X-Registry-Auth header and nowhere else."""
+    _check_image_ref(host, reference)
+
+    def start(client):
+        api = client.api
+        headers = {"X-Registry-Auth": docker.auth.encode_header(auth or {})}
+        response = api._post(api._url(path, reference) if "{0}" in path else api._url(path),
+                             params=params, headers=headers, stream=True, timeout=None)  # fmt: skip
+        try:
+            api._raise_for_status(response)
+        except docker.errors.APIError as exc:
+            raise DockerError(_registry_error(host, _explanation(exc))) from None
+        return ProgressStream(host, response, client)
+
+    with translated(host):
+        return start(_client(host, streams=True))
+
+
+def image_pull_stream(host, repository, *, tag="", digest="", auth=None):
+    """`docker pull repository[:tag|@digest]`: a ProgressStream."""
+    reference = f"{repository}@{digest}" if digest else f"{repository}:{tag or 'latest'}"
+    params = {"fromImage": repository, "tag": digest or tag or "latest"}
+    return _progress_stream(host, "/images/create", reference, params, auth)
+
+
+def image_push_stream(host, repository, tag, auth=None):
+    """`docker push repository:tag`: a ProgressStream."""
+    return _progress_stream(host, "/images/{0}/push", repository, {"tag": tag}, auth)
+
+
 # --- streams (logs) ------------------------------------------------------------------
 
 

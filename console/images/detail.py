@@ -8,7 +8,7 @@ from console import cli, gateway
 from console.actions import Target, allows, perform
 from console.containers.services import docker_time
 
-ACTIONS = ("image.tag", "image.untag", "image.remove", "image.save")
+ACTIONS = ("image.tag", "image.untag", "image.remove", "image.save", "image.push")
 CREATED_BY_WIDTH = 45  # `docker history` cuts CREATED BY to this, unless --no-trunc
 
 

@@ -47,6 +47,8 @@ def image_list(request, host):
         "rows_html": tables.rows_html(table.rows, no_trunc=query.no_trunc, **options),
         "can_prune": host is not None and _anywhere(actor, "image.prune", hosts),
         "can_load": host is not None and _anywhere(actor, "image.load", hosts),
+        "pull_hosts": [h for h in ([host] if host else choices) if allows(actor, "image.pull", h)],
+        "pull_ref": request.GET.get("pull", "")[:512],
         "here": request.get_full_path(),
         **no_host_notice(actor, hosts if host else choices),
     }  # fmt: skip

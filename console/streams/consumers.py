@@ -31,6 +31,7 @@ from django.db import connections
 
 from console.actions import Actor
 from console.errors import ActionDenied, DockerNotFound, InvalidInput, NotFound, WharfError
+from console.images import transfer
 from console.middleware import NOT_FOUND
 from console.streams import services
 
@@ -307,3 +308,55 @@ class LogConsumer(ActionConsumer):
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         self.sent_bytes += len(text)
         await self.send(text_data=text)
+
+
+# --- image pulls and pushes ---------------------------------------------------------------
+
+
+class TransferConsumer(ActionConsumer):
+    """`docker pull` or `docker push` (`verb`) of `?ref=` on one host (the page opens a
+    socket per host): JSON messages {"t": "progress", "layers": {id: {status, current,
+    total}}, "total": [bytes done, bytes], "status"} coalesced by the service, then
+    {"t": "end", "notice", "failed"}. Closing the socket (the Cancel button) cancels the
+    transfer. At most SLOTS messages wait for the browser: the thread waits behind them."""
+
+    verb = "pull"
+
+    def open(self):
+        opener = transfer.open_pull if self.verb == "pull" else transfer.open_push
+        self.session = opener(actor=self.actor, host_name=self.scope["url_route"]["kwargs"]["host"],
+                              text=self.params.get("ref", ""))  # fmt: skip
+
+    def pump(self):
+        for update in self.session.updates():
+            if not self.hand_over(update):
+                break
+        return self.session.end_notice()
+
+    def close_source(self):
+        self.session.cancel()
+
+    def finish(self, note, failure):
+        self.session.finish(note, failure)
+
+    def setup(self):
+        self.action = f"image.{self.verb}"
+        self.outbox = asyncio.Queue()
+
+    async def started(self):
+        self.spawn(self._send_loop())
+
+    def deliver(self, item):
+        self.outbox.put_nowait(item)
+        return False  # the slot is freed once the message is sent
+
+    async def _send_loop(self):
+        while True:
+            item = await self.outbox.get()
+            if isinstance(item, End):
+                await self.send(text_data=json.dumps({"t": "end", "notice": item.notice, "failed": item.failed}))
+                self.closed_by_browser = False
+                await self.close(code=ENDED, reason=item.notice[:120])
+                return
+            await self.send(text_data=json.dumps({"t": "progress", **item}, separators=(",", ":")))
+            self.free_slot()
