@@ -32,6 +32,7 @@ from console.hosts.models import Host
 from console.images import changes as image_changes
 from console.images import search as image_search
 from console.images import services as images
+from console.images import transfer
 from console.registries import services as registries
 from console.registries.models import Registry
 from console.streams import services as logs
@@ -141,6 +142,19 @@ def _registry(case):
                                    username=spec.username, password=spec.password)  # fmt: skip
 
 
+def _in_registry(case, name, push=True):
+    """TEST_IMAGE tagged <test registry>/<name>:1 on unix-1 (and pushed there, for a
+    pull), with the registry's credentials stored: the reference."""
+    _registry(case)
+    spec = case.env.registry
+    repository = f"{spec.address}/{name}"
+    case.docker.images.get(TEST_IMAGE).tag(repository, "1")
+    if push:
+        auth = {"username": spec.username, "password": spec.password}
+        list(case.docker.api.push(repository, tag="1", auth_config=auth, stream=True, decode=True))
+    return f"{repository}:1"
+
+
 def _saved(case):
     return b"".join(case.docker.api.get_image(TEST_IMAGE))
 
@@ -163,6 +177,8 @@ PREPARE = {
     "image.prune": lambda c: _victim(c, tags=()),
     "image.load": _saved,
     "registry.use": _registry,
+    "image.pull": lambda c: _in_registry(c, "matrix/pull"),
+    "image.push": lambda c: _in_registry(c, "matrix/push", push=False),
     "registry.update": _registry,
     "registry.delete": _registry,
 }
@@ -219,6 +235,8 @@ INVOKE = {
         actor=c.actor, host=c.host, repository="matrix/imported", tag="1",
         upload=SimpleUploadedFile("root.tar", rootfs_tar()),
     ),
+    "image.pull": lambda c: transfer.transfer_all(transfer.open_pull(actor=c.actor, host=c.host, text=c.prepared)),
+    "image.push": lambda c: transfer.transfer_all(transfer.open_push(actor=c.actor, host=c.host, text=c.prepared)),
     "registry.view": lambda c: registries.registry_list(actor=c.actor),
     "registry.use": lambda c: registries.registry_search(actor=c.actor, registry=c.prepared, term=""),
     "registry.create": lambda c: registries.registry_create(

@@ -3,8 +3,9 @@ image.push: one long action per host (its entry open while the transfer runs, th
 completed with outcome, duration and bytes), read by a websocket (PullConsumer).
 
 Credentials: the Registry whose address the reference names (Docker Hub for a
-reference without a registry host) lends its stored username and password to an actor
-who may use registries (registry.use); they go to the daemon in the X-Registry-Auth
+reference without a registry host) lends its stored username and password to whoever
+may pull or push on the host (a host-wide grant: registry.use is not asked, so that an
+operator of one host can pull from the console's private registries); they go to the daemon in the X-Registry-Auth
 header and nowhere else (not in the audit entry, a message or a page).
 """
 
@@ -13,9 +14,8 @@ import time
 from dataclasses import dataclass
 
 from console import gateway
-from console.actions import Target, allows, authorize, long_action
+from console.actions import Target, authorize, long_action
 from console.errors import InvalidInput, WharfError
-from console.hosts.services import host_for
 from console.registries.models import HUB, V2, Registry
 
 COALESCE_SECONDS = 0.1  # a layer's progress is sent at most this often
@@ -52,14 +52,14 @@ class Reference:
         return f"{self.repository}@{self.digest}" if self.digest else f"{self.repository}:{self.tag}"
 
 
-def _credentials(actor, reference):
-    """(registry name, auth) the stored credentials of the registry the reference names
-    lend to this actor; ("", None) when there are none to lend."""
+def _credentials(reference):
+    """(registry name, auth): the stored credentials of the registry the reference
+    names; ("", None) when there are none."""
     if reference.registry:
         registry = Registry.objects.filter(kind=V2, address=reference.registry).first()
     else:
         registry = Registry.objects.filter(kind=HUB).first()
-    if registry is None or not registry.username or not allows(actor, "registry.use"):
+    if registry is None or not registry.username:
         return "", None
     auth = {"username": registry.username, "password": registry.password, "serveraddress": registry.login_address}
     return registry.name, auth
@@ -109,6 +109,7 @@ class Transfer:
         self.verb, self.host, self.reference = verb, host, reference
         self.action, self.progress, self.stream = action, progress, stream
         self.layers = Layers()
+        self.completed = False  # Docker's stream came to its end (not cancelled)
 
     def updates(self):
         """Coalesced progress ({"layers", "total", "status"}), at most every
@@ -119,23 +120,25 @@ class Transfer:
             if (now := time.monotonic()) - sent >= COALESCE_SECONDS:
                 sent = now
                 yield self.layers.changes()
+        self.completed = not self.stream.cancelled
         yield self.layers.changes()
 
     def end_notice(self):
-        if self.stream.cancelled:
+        if not self.completed:
             return f"The {self.verb} of {self.reference} was cancelled."
         return f"{self.layers.status or self.verb.capitalize() + ' done'} on {self.host.name}."
 
     def cancel(self):
         """Stop the transfer from another thread (never blocks)."""
-        self.stream.cancel()
+        if not self.completed:
+            self.stream.cancel()
 
     def finish(self, note, failure=None):
         """Complete the audit entry: outcome, bytes that went by, how it ended."""
         self.stream.close()
         self.progress.size = self.layers.total()[1]
         self.progress.note = note[:4000]
-        if failure is None and self.stream.cancelled:
+        if failure is None and not self.completed:
             failure = WharfError(f"cancelled ({note})")
         if failure is None:
             self.action.__exit__(None, None, None)
@@ -143,11 +146,10 @@ class Transfer:
             self.action.__exit__(type(failure), failure, failure.__traceback__)
 
 
-def _open(verb, code, actor, host_name, text, start):
-    host = host_for(actor, host_name)  # a hidden host looks missing
+def _open(verb, code, actor, host, text, start):
     authorize(actor, code, host=host, target=Target(id=text[:255], name=text[:255]))
     reference = Reference.parse(text)
-    registry, auth = _credentials(actor, reference)
+    registry, auth = _credentials(reference)
     params = {"reference": str(reference), "registry": registry}
     action = long_action(actor, code, host=host, target=Target(id=str(reference), name=str(reference)), params=params)
     progress = action.__enter__()
@@ -159,18 +161,18 @@ def _open(verb, code, actor, host_name, text, start):
     return Transfer(verb, host, reference, action, progress, stream)
 
 
-def open_pull(*, actor, host_name, text):
-    """Authorize and start `docker pull TEXT` on a host: a Transfer. Refusals are
-    recorded and raised (HostNotFound for a host the actor may not see)."""
+def open_pull(*, actor, host, text):
+    """Authorize and start `docker pull TEXT` on a host (one the actor may see: see
+    `host_for`): a Transfer. Refusals are recorded and raised."""
 
     def start(host, reference, auth):
         return gateway.image_pull_stream(host, reference.repository, tag=reference.tag,
                                          digest=reference.digest, auth=auth)  # fmt: skip
 
-    return _open("pull", "image.pull", actor, host_name, text, start)
+    return _open("pull", "image.pull", actor, host, text, start)
 
 
-def open_push(*, actor, host_name, text):
+def open_push(*, actor, host, text):
     """Authorize and start `docker push REPOSITORY:TAG` from a host: a Transfer."""
 
     def start(host, reference, auth):
@@ -179,7 +181,7 @@ def open_push(*, actor, host_name, text):
         gateway.image_inspect(host, str(reference))  # "no such image" in plain words
         return gateway.image_push_stream(host, reference.repository, reference.tag, auth=auth)
 
-    return _open("push", "image.push", actor, host_name, text, start)
+    return _open("push", "image.push", actor, host, text, start)
 
 
 def transfer_all(transfer):

@@ -31,6 +31,7 @@ from django.db import connections
 
 from console.actions import Actor
 from console.errors import ActionDenied, DockerNotFound, InvalidInput, NotFound, WharfError
+from console.hosts.services import host_for
 from console.images import transfer
 from console.middleware import NOT_FOUND
 from console.streams import services
@@ -324,8 +325,8 @@ class TransferConsumer(ActionConsumer):
 
     def open(self):
         opener = transfer.open_pull if self.verb == "pull" else transfer.open_push
-        self.session = opener(actor=self.actor, host_name=self.scope["url_route"]["kwargs"]["host"],
-                              text=self.params.get("ref", ""))  # fmt: skip
+        host = host_for(self.actor, self.scope["url_route"]["kwargs"]["host"])  # hidden looks missing
+        self.session = opener(actor=self.actor, host=host, text=self.params.get("ref", ""))
 
     def pump(self):
         for update in self.session.updates():
