@@ -66,5 +66,9 @@ class DockerError(WharfError):
     status = 502
 
 
+class RegistryLoginNeeded(DockerError):
+    """A registry refused a pull or push: no credentials, or the wrong ones."""
+
+
 class ActionDenied(WharfError):
     status = 403

@@ -35,6 +35,7 @@ from console.errors import (
     HostConfigError,
     HostTLSError,
     HostUnreachable,
+    RegistryLoginNeeded,
     WharfError,
 )
 
@@ -891,7 +892,7 @@ class ProgressStream:
                 for message in self._client.api._stream_helper(self._response, decode=True):
                     if "error" in message or "errorDetail" in message:
                         detail = (message.get("errorDetail") or {}).get("message") or message.get("error")
-                        raise DockerError(_registry_error(self.host, detail))
+                        raise _registry_error(self.host, detail)
                     yield message
         except WharfError:
             if self.cancelled:  # the socket was shut down from another thread: the end
@@ -910,16 +911,13 @@ class ProgressStream:
         self._response.close()
 
 
-LOGIN_NEEDED = "the registry asked for a login: add its credentials under Registries"
-
-
 def _registry_error(host, text):
-    """A registry's refusal in plain words (the daemon relays several phrasings)."""
+    """A registry's refusal said plainly (the daemon relays several phrasings of a 401)."""
     lowered = str(text).lower()
     if any(s in lowered for s in ("no basic auth credentials", "unauthorized", "authentication required",
                                   "denied: requested access", "401")):  # fmt: skip
-        return f"host {host.name}: {LOGIN_NEEDED} ({text})"
-    return f"host {host.name}: {text}"
+        return RegistryLoginNeeded(f"host {host.name}: the registry asked for a login ({text})")
+    return DockerError(f"host {host.name}: {text}")
 
 
 def _progress_stream(host, path, reference, params, auth):
@@ -936,7 +934,7 @@ def _progress_stream(host, path, reference, params, auth):
         try:
             api._raise_for_status(response)
         except docker.errors.APIError as exc:
-            raise DockerError(_registry_error(host, _explanation(exc))) from None
+            raise _registry_error(host, _explanation(exc)) from None
         return ProgressStream(host, response, client)
 
     with translated(host):

@@ -95,6 +95,22 @@ def test_pull_without_credentials_says_a_login_is_needed(hosts, admin_user, dock
     assert entry.outcome == "failed" and "asked for a login" in entry.error
 
 
+def test_wrong_stored_credentials_are_named_never_shown(hosts, admin_user, docker_env, docker_of, caplog):
+    caplog.set_level(logging.DEBUG)
+    spec, wrong = docker_env.registry, f"not-the-password-{uuid.uuid4().hex}"
+    Registry.objects.create(name="test-registry", address=spec.address, plain_http=True,
+                            username=spec.username, password=wrong)  # fmt: skip
+    reference = f"{_repository(docker_env)}:1.0"
+    docker_of("unix-1").images.get(TEST_IMAGE).tag(*reference.rsplit(":", 1))
+
+    with pytest.raises(WharfError, match="the registry refused the credentials stored for test-registry") as caught:
+        transfer.transfer_all(transfer.open_push(actor=actor_for(admin_user), host=hosts["unix-1"], text=reference))
+    entry = AuditEntry.objects.get(action="image.push")
+    assert entry.outcome == "failed" and entry.params["credentials"] is True
+    assert wrong not in str(caught.value) + str(entry.params) + entry.error + caplog.text
+    docker_of("unix-1").images.remove(reference)
+
+
 def _pull_over_socket(cookie, host_name, reference, on_first=None):
     """The messages of a pull over the websocket, up to its end; `on_first()` runs when
     the first progress message arrives (the pull is still going on then)."""
@@ -200,16 +216,21 @@ def test_browser_pull_shows_progress_to_the_end_and_the_audit_entry(
     one = docker_of("unix-1")
     one.images.get(TEST_IMAGE).tag(*reference.rsplit(":", 1))
     _push_raw(docker_env, one, reference)
+    one.images.remove(reference)
     login(page, admin_user.username)
     page.goto(f"/images/?pull={reference}")
-    page.get_by_role("checkbox", name="unix-2", exact=True).check()
+    for name in ("unix-1", "unix-2"):  # onto both at once: a socket and a section each
+        page.get_by_role("checkbox", name=name, exact=True).check()
     page.get_by_role("button", name="Pull", exact=True).click()
-    section = page.locator("section.transfer.done")
-    section.wait_for(timeout=60000)
-    total = section.locator("progress[data-total]")
-    assert total.get_attribute("value") == total.get_attribute("max")
-    assert "unix-2" in section.inner_text()
-    assert docker_of("unix-2").images.get(reference)
+    done = page.locator("section.transfer.done")
+    done.nth(1).wait_for(timeout=60000)
+    for index in range(2):
+        total = done.nth(index).locator("progress[data-total]")
+        assert total.get_attribute("value") == total.get_attribute("max")
+    assert page.locator("section.transfer.failed").count() == 0
+    page.locator("#image-table td", has_text=reference.rsplit(":", 1)[0]).first.wait_for()  # the list refreshed
+    assert docker_of("unix-1").images.get(reference).id == docker_of("unix-2").images.get(reference).id
     page.goto("/audit/?action=image.pull")
-    assert page.get_by_text(reference).first.is_visible()
-    docker_of("unix-2").images.remove(reference)
+    assert page.get_by_text(reference).count() >= 2
+    for name in ("unix-1", "unix-2"):
+        docker_of(name).images.remove(reference)

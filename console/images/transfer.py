@@ -11,11 +11,13 @@ header and nowhere else (not in the audit entry, a message or a page).
 
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from console import gateway
 from console.actions import Target, authorize, long_action
-from console.errors import InvalidInput, WharfError
+from console.errors import InvalidInput, RegistryLoginNeeded, WharfError
 from console.registries.models import HUB, V2, Registry
 
 COALESCE_SECONDS = 0.1  # a layer's progress is sent at most this often
@@ -54,13 +56,13 @@ class Reference:
 
 def _credentials(reference):
     """(registry name, auth): the stored credentials of the registry the reference
-    names; ("", None) when there are none."""
+    names; (name or "", None) when there are none."""
     if reference.registry:
         registry = Registry.objects.filter(kind=V2, address=reference.registry).first()
     else:
         registry = Registry.objects.filter(kind=HUB).first()
     if registry is None or not registry.username:
-        return "", None
+        return registry.name if registry else "", None
     auth = {"username": registry.username, "password": registry.password, "serveraddress": registry.login_address}
     return registry.name, auth
 
@@ -101,12 +103,25 @@ class Layers:
         return {"layers": {i: self.layers[i] for i in changed}, "total": self.total(), "status": self.status}
 
 
+@contextmanager
+def _login_hint(registry, auth):
+    """A registry's refusal, with what to do about it in the console."""
+    try:
+        yield
+    except RegistryLoginNeeded as exc:
+        if auth is None:
+            hint = "the registry asked for a login: add its credentials under Registries"
+        else:
+            hint = f"the registry refused the credentials stored for {registry}: check them under Registries"
+        raise RegistryLoginNeeded(f"{hint} ({exc})") from None
+
+
 class Transfer:
     """One pull or push on one host, opened (authorized, its entry started) by
     `open_pull` / `open_push`; read `updates()` in one thread, `cancel()` from any."""
 
-    def __init__(self, verb, host, reference, action, progress, stream):
-        self.verb, self.host, self.reference = verb, host, reference
+    def __init__(self, verb, host, reference, action, progress, stream, hint):
+        self.verb, self.host, self.reference, self.hint = verb, host, reference, hint
         self.action, self.progress, self.stream = action, progress, stream
         self.layers = Layers()
         self.completed = False  # Docker's stream came to its end (not cancelled)
@@ -115,11 +130,12 @@ class Transfer:
         """Coalesced progress ({"layers", "total", "status"}), at most every
         COALESCE_SECONDS; the last one when the transfer ends."""
         sent = 0.0
-        for message in self.stream.messages():
-            self.layers.update(message)
-            if (now := time.monotonic()) - sent >= COALESCE_SECONDS:
-                sent = now
-                yield self.layers.changes()
+        with self.hint():
+            for message in self.stream.messages():
+                self.layers.update(message)
+                if (now := time.monotonic()) - sent >= COALESCE_SECONDS:
+                    sent = now
+                    yield self.layers.changes()
         self.completed = not self.stream.cancelled
         yield self.layers.changes()
 
@@ -150,15 +166,17 @@ def _open(verb, code, actor, host, text, start):
     authorize(actor, code, host=host, target=Target(id=text[:255], name=text[:255]))
     reference = Reference.parse(text)
     registry, auth = _credentials(reference)
-    params = {"reference": str(reference), "registry": registry}
+    params = {"reference": str(reference), "registry": registry, "credentials": auth is not None}
     action = long_action(actor, code, host=host, target=Target(id=str(reference), name=str(reference)), params=params)
     progress = action.__enter__()
+    hint = partial(_login_hint, registry, auth)
     try:
-        stream = start(host, reference, auth)
+        with hint():
+            stream = start(host, reference, auth)
     except BaseException as exc:
         action.__exit__(type(exc), exc, exc.__traceback__)
         raise
-    return Transfer(verb, host, reference, action, progress, stream)
+    return Transfer(verb, host, reference, action, progress, stream, hint)
 
 
 def open_pull(*, actor, host, text):

@@ -6,6 +6,11 @@
   const template = document.getElementById("transfer-template");
   if (!box || !template) return;
 
+  // The image list below the form shows what a pull brought (htmx swaps its table).
+  function refreshList() {
+    if (window.htmx && document.getElementById("image-table")) htmx.ajax("GET", location.href, "#image-table");
+  }
+
   function megabytes(n) { return (n / 1e6).toFixed(1) + " MB"; }
 
   function start(verb, host, ref) {
@@ -56,7 +61,7 @@
         ended = true;
         status.textContent = message.notice;
         section.classList.add(message.failed ? "failed" : "done");
-        if (!message.failed) { total.max = 1; total.value = 1; }
+        if (!message.failed) { total.max = 1; total.value = 1; refreshList(); }
         cancel.remove();
       }
     });
