@@ -2,10 +2,10 @@
 
 from django.urls import path
 
-from console.streams.consumers import LogConsumer, TransferConsumer
+from console.streams.consumers import LogConsumer, PullConsumer, PushConsumer
 
 websocket_urlpatterns = [
     path("ws/hosts/<str:host>/containers/<str:ref>/logs/", LogConsumer.as_asgi()),
-    path("ws/hosts/<str:host>/images/pull/", TransferConsumer.as_asgi(verb="pull")),
-    path("ws/hosts/<str:host>/images/push/", TransferConsumer.as_asgi(verb="push")),
+    path("ws/hosts/<str:host>/images/pull/", PullConsumer.as_asgi()),
+    path("ws/hosts/<str:host>/images/push/", PushConsumer.as_asgi()),
 ]

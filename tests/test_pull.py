@@ -58,6 +58,18 @@ def test_references_as_docker_reads_them():
             parse(bad)
 
 
+def test_the_registry_a_reference_names_lends_its_credentials(db):
+    Registry.objects.create(name="hub", kind="hub", username="me", password="secret-hub")
+    Registry.objects.create(name="local", address="127.0.0.1:5000", plain_http=True, username="u", password="p")
+    Registry.objects.create(name="bare", address="127.0.0.2:5000", plain_http=True)
+    lent = {text: transfer._credentials(transfer.Reference.parse(text)) for text in
+            ("busybox", "docker.io/library/busybox:1", "127.0.0.1:5000/app", "127.0.0.2:5000/app", "other.io/app")}  # fmt: skip
+    assert lent["busybox"] == lent["docker.io/library/busybox:1"] == (
+        "hub", {"username": "me", "password": "secret-hub", "serveraddress": "https://index.docker.io/v1/"})  # fmt: skip
+    assert lent["127.0.0.1:5000/app"] == ("local", {"username": "u", "password": "p", "serveraddress": "127.0.0.1:5000"})
+    assert lent["127.0.0.2:5000/app"] == ("bare", None) and lent["other.io/app"] == ("", None)
+
+
 def test_push_from_one_host_and_pull_on_another_with_stored_credentials(
     hosts, admin_user, registry, docker_env, docker_of, caplog
 ):
@@ -189,9 +201,19 @@ def test_a_label_scoped_operator_is_refused_and_audited(hosts, make_user, regist
     assert not connected and code == 4403
     entry = AuditEntry.objects.get(action="image.pull")
     assert entry.outcome == "denied" and entry.actor_name == "scoped"
+    foreign = run_async(_refused_from(f"/ws/hosts/unix-1/images/pull/?ref={reference}", cookie, b"http://evil.example"))
+    assert foreign is False
+    assert AuditEntry.objects.filter(action="image.pull", error__contains="foreign origin").exists()
     page = client_of(operator).get("/hosts/unix-1/images/")
     assert b'id="pull-form"' not in page.content
     assert not any(reference in t for i in docker_of("unix-1").images.list() for t in i.tags)
+
+
+async def _refused_from(path, cookie, origin):
+    socket = communicator(path, cookie, origin)
+    connected, _ = await socket.connect(timeout=60)
+    await socket.disconnect()
+    return connected
 
 
 def test_the_page_offers_pull_and_push_and_never_the_password(hosts, admin_user, registry, docker_env, docker_of):
@@ -209,7 +231,7 @@ def test_the_page_offers_pull_and_push_and_never_the_password(hosts, admin_user,
 # --- the browser ---------------------------------------------------------------------
 
 
-def test_browser_pull_shows_progress_to_the_end_and_the_audit_entry(
+def test_browser_pull_onto_two_hosts_push_back_and_the_audit_entries(
     page, hosts, admin_user, registry, docker_env, docker_of
 ):
     reference = f"{_repository(docker_env, 'browser')}:1.0"
@@ -230,7 +252,12 @@ def test_browser_pull_shows_progress_to_the_end_and_the_audit_entry(
     assert page.locator("section.transfer.failed").count() == 0
     page.locator("#image-table td", has_text=reference.rsplit(":", 1)[0]).first.wait_for()  # the list refreshed
     assert docker_of("unix-1").images.get(reference).id == docker_of("unix-2").images.get(reference).id
+    page.goto(f"/hosts/unix-2/images/{docker_of('unix-2').images.get(reference).id[7:19]}/")
+    page.get_by_role("button", name=f"Push {reference}").click()
+    page.locator("section.transfer.done").wait_for(timeout=60000)
     page.goto("/audit/?action=image.pull")
     assert page.get_by_text(reference).count() >= 2
+    page.goto("/audit/?action=image.push")
+    assert page.get_by_text(reference).count() >= 1
     for name in ("unix-1", "unix-2"):
         docker_of(name).images.remove(reference)

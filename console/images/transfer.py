@@ -20,6 +20,7 @@ from console.actions import Target, authorize, long_action
 from console.errors import InvalidInput, RegistryLoginNeeded, WharfError
 from console.registries.models import HUB, V2, Registry
 
+HUB_HOSTS = ("", "docker.io", "index.docker.io", "registry-1.docker.io")  # Docker Hub's names
 COALESCE_SECONDS = 0.1  # a layer's progress is sent at most this often
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -57,7 +58,7 @@ class Reference:
 def _credentials(reference):
     """(registry name, auth): the stored credentials of the registry the reference
     names; (name or "", None) when there are none."""
-    if reference.registry:
+    if reference.registry not in HUB_HOSTS:
         registry = Registry.objects.filter(kind=V2, address=reference.registry).first()
     else:
         registry = Registry.objects.filter(kind=HUB).first()

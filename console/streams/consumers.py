@@ -315,16 +315,14 @@ class LogConsumer(ActionConsumer):
 
 
 class TransferConsumer(ActionConsumer):
-    """`docker pull` or `docker push` (`verb`) of `?ref=` on one host (the page opens a
-    socket per host): JSON messages {"t": "progress", "layers": {id: {status, current,
+    """`docker pull` or `docker push` of `?ref=` on one host (the page opens a socket
+    per host): JSON messages {"t": "progress", "layers": {id: {status, current,
     total}}, "total": [bytes done, bytes], "status"} coalesced by the service, then
     {"t": "end", "notice", "failed"}. Closing the socket (the Cancel button) cancels the
     transfer. At most SLOTS messages wait for the browser: the thread waits behind them."""
 
-    verb = "pull"
-
     def open(self):
-        opener = transfer.open_pull if self.verb == "pull" else transfer.open_push
+        opener = transfer.open_pull if self.action == "image.pull" else transfer.open_push
         host = host_for(self.actor, self.scope["url_route"]["kwargs"]["host"])  # hidden looks missing
         self.session = opener(actor=self.actor, host=host, text=self.params.get("ref", ""))
 
@@ -341,7 +339,6 @@ class TransferConsumer(ActionConsumer):
         self.session.finish(note, failure)
 
     def setup(self):
-        self.action = f"image.{self.verb}"
         self.outbox = asyncio.Queue()
 
     async def started(self):
@@ -361,3 +358,11 @@ class TransferConsumer(ActionConsumer):
                 return
             await self.send(text_data=json.dumps({"t": "progress", **item}, separators=(",", ":")))
             self.free_slot()
+
+
+class PullConsumer(TransferConsumer):
+    action = "image.pull"
+
+
+class PushConsumer(TransferConsumer):
+    action = "image.push"
