@@ -68,8 +68,8 @@ def _credentials(reference):
     return registry.name, auth
 
 
+_LAYER_ID = re.compile(r"[0-9a-f]{12}")  # Docker's short layer ids; other ids are tags
 # Statuses after which a layer's bytes have all gone by
-_LAYER_ID = re.compile(r"[0-9a-f]{12}")
 _DONE = {"Download complete", "Verifying Checksum", "Extracting", "Pull complete", "Pushed", "Layer already exists"}
 
 
