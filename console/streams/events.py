@@ -22,9 +22,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from console import gateway
-from console.actions import Target, authorize, label_scope, long_action, perform
+from console.actions import Target, allows, authorize, label_scope, long_action, perform
 from console.errors import InvalidInput, WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
@@ -83,18 +85,24 @@ class EventFilter:
     def params(self):
         return {k: v for k, v in vars(self).items() if v}
 
+    def live_query(self):
+        """The filters of a live stream, as its socket's query string."""
+        return urlencode({k: v for k, v in self.params().items() if k not in ("since", "until")})
+
 
 def event_of(raw, host_name):
     """A daemon's event as the pages get it."""
     actor = raw.get("Actor") or {}
     attributes = {str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()}
+    nanos = int(raw.get("timeNano") or int(raw.get("time") or 0) * 10**9)
     return {
         "host": host_name,
         "type": raw.get("Type") or "",
         "action": raw.get("Action") or raw.get("status") or "",
         "id": actor.get("ID") or raw.get("id") or "",
         "name": attributes.get("name", ""),
-        "time": int(raw.get("timeNano") or int(raw.get("time") or 0) * 10**9),
+        "time": nanos,
+        "at": datetime.fromtimestamp(nanos / 10**9, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23],
         "attributes": attributes,
     }
 
@@ -279,6 +287,12 @@ hub = Hub()
 
 
 # --- sessions (a websocket) and history (HTTP) -------------------------------------------
+
+
+def live_sockets(actor, hosts, query=""):
+    """The events sockets a page opens (space-separated): one per host whose events the
+    actor may see; the socket filters each event for the actor."""
+    return " ".join(f"/ws/hosts/{h.name}/events/?{query}" for h in hosts if allows(actor, "host.events", h))
 
 
 def events_host(actor, host_name):
