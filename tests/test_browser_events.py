@@ -38,3 +38,16 @@ def test_the_events_page_shows_live_events(page, hosts, admin_user, docker_env):
     rows = page.locator("#event-rows tr", has_text="evented")
     expect(rows.filter(has_text="destroy")).to_have_count(1, timeout=30000)
     expect(rows.filter(has_text="create")).to_have_count(1)
+
+
+def test_the_container_page_follows_a_cli_stop(page, hosts, admin_user, docker_env, containers):
+    container = containers("unix-1")
+    login(page, "admin")
+    page.goto(f"/hosts/unix-1/containers/{container.id}/")
+    expect(page.locator("#container-head")).to_have_attribute("data-connected", "1")
+    expect(page.locator(".state")).to_have_text("running")
+    page.evaluate("window.notReloaded = true")
+    cli(docker_env, "unix-1", "stop", "-t", "0", container.id)
+    expect(page.locator(".state")).to_have_text("exited", timeout=30000)
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible()
+    assert page.evaluate("window.notReloaded") is True
