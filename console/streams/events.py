@@ -31,6 +31,7 @@ from console.errors import InvalidInput, WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
 from console.streams.lines import parse_time
+from console.streams.services import complete
 
 log = logging.getLogger("wharf.events")
 
@@ -317,12 +318,7 @@ class EventSession:
 
     def finish(self, count, size, note, failure=None):
         self.subscription.close()
-        self.progress.size = size
-        self.progress.note = f"{count} events sent; {note}"[:4000]
-        if failure is None:
-            self.action.__exit__(None, None, None)
-        else:
-            self.action.__exit__(type(failure), failure, failure.__traceback__)
+        complete(self.action, self.progress, size, f"{count} events sent; {note}", failure)
 
 
 def open_events(*, actor, host, filters):

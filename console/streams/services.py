@@ -125,12 +125,17 @@ class LogSession:
     def finish(self, lines, size, note, failure=None):
         """Complete the audit entry: duration, lines and bytes sent, how it ended."""
         self.stream.close()
-        self.progress.size = size
-        self.progress.note = f"{lines} lines sent; {note}"[:4000]
-        if failure is None:
-            self.action.__exit__(None, None, None)
-        else:
-            self.action.__exit__(type(failure), failure, failure.__traceback__)
+        complete(self.action, self.progress, size, f"{lines} lines sent; {note}", failure)
+
+
+def complete(action, progress, size, note, failure=None):
+    """Complete the entry of a long action a stream opened with `__enter__()` (it stays
+    open as long as the socket): bytes sent, how it ended, and the failure if any."""
+    progress.size, progress.note = size, note[:4000]
+    if failure is None:
+        action.__exit__(None, None, None)
+    else:
+        action.__exit__(type(failure), failure, failure.__traceback__)
 
 
 def open_logs(*, actor, host, ref, options):
