@@ -27,11 +27,11 @@ from urllib.parse import urlencode
 
 from console import gateway
 from console.actions import Target, allows, authorize, label_scope, long_action, perform
-from console.errors import InvalidInput, WharfError
+from console.errors import WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
 from console.streams.lines import parse_time
-from console.streams.services import complete
+from console.streams.services import complete, time_range
 
 log = logging.getLogger("wharf.events")
 
@@ -60,14 +60,8 @@ class EventFilter:
         def text(key):
             return (params.get(key) or "").strip()[:128]
 
-        times = {}
-        for key in ("since", "until"):
-            try:
-                times[key] = parse_time(text(key))
-            except ValueError as exc:
-                raise InvalidInput(str(exc), field=key) from None
         return cls(type=text("type").lower(), action=text("action").lower(), object=text("object"),
-                   label=text("label"), **times)  # fmt: skip
+                   label=text("label"), **time_range(params))  # fmt: skip
 
     def matches(self, event):
         if self.type and event["type"] != self.type:

@@ -46,12 +46,7 @@ class LogOptions:
             tail = None if tail == "all" else DEFAULT_TAIL
         elif (tail := whole_number(tail)) is None:
             raise InvalidInput("Tail is a number of lines, or “all”.", field="tail")
-        times = {}
-        for key in ("since", "until"):
-            try:
-                times[key] = parse_time(text(key))
-            except ValueError as exc:
-                raise InvalidInput(str(exc), field=key) from None
+        times = time_range(params)
         options = cls(follow=follow and text("follow") not in ("0", "off", "false"), tail=tail, **times)
         after, seen = text("after"), whole_number(text("seen"))
         if after:  # resuming: everything from the last line seen on, not the tail
@@ -63,6 +58,18 @@ class LogOptions:
 
     def audit_params(self):
         return {k: v for k, v in asdict(self).items() if v not in ("", None, 0) or k == "follow"}
+
+
+def time_range(params):
+    """`since` and `until` as people type them (see `parse_time`), in Docker's form;
+    InvalidInput naming the field otherwise."""
+    times = {}
+    for key in ("since", "until"):
+        try:
+            times[key] = parse_time((params.get(key) or "").strip()[:64])
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field=key) from None
+    return times
 
 
 def _drop_seen(lines, after, count):
