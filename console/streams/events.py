@@ -204,6 +204,9 @@ class Feed:
                 down = True
                 self.stopping.wait(RETRY_SECONDS)
                 continue
+            if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
+                self.stream.close()
+                return
             if down:
                 self._broadcast(Notice(f"Host {self.host.name} is back; its events go on from where they stopped.", up=True))
                 down = False
