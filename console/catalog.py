@@ -51,6 +51,9 @@ declare("audit.export", "export the audit trail", "audit", scope="global", long=
 declare("audit.purge", "purge old audit entries", "audit", scope="global")
 # Per-host reads
 declare("host.view", "see this host", "host", read=True)
+# A live events stream is a long action (always recorded); history, a read. What each
+# user receives is filtered to what they may see (console/streams/events.py).
+declare("host.events", "see the events of this host", "host", read=True, long=True)
 # Containers: lists and lifecycle
 declare("container.view", "see containers", "container", read=True)
 declare("container.start", "start containers", "container")

@@ -1053,3 +1053,20 @@ def container_log_stream(host, container, *, follow, tail=None, since="", until=
 
     with translated(host):
         return _container_call(host, container, lambda _: open_stream(_client(host, streams=True)))
+
+
+def host_event_stream(host, *, since="", until=""):
+    """`docker events [--since] [--until]`: a LogStream of the daemon's JSON events, one
+    per line. Without `until` it follows (and never times out while the host is quiet)."""
+    params = {k: v for k, v in (("since", since), ("until", until)) if v}
+
+    def open_stream(client):
+        api = client.api
+        response = api._get(api._url("/events"), params=params, stream=True)
+        api._raise_for_status(response)
+        if not until:
+            api._disable_socket_timeout(api._get_raw_response_socket(response))
+        return LogStream(host, response, tty=True)
+
+    with translated(host):
+        return open_stream(_client(host, streams=True))

@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from console.streams.consumers import LogConsumer, PullConsumer, PushConsumer
+from console.streams.consumers import EventConsumer, LogConsumer, PullConsumer, PushConsumer
 
 websocket_urlpatterns = [
     path("ws/hosts/<str:host>/containers/<str:ref>/logs/", LogConsumer.as_asgi()),
     path("ws/hosts/<str:host>/images/pull/", PullConsumer.as_asgi()),
     path("ws/hosts/<str:host>/images/push/", PushConsumer.as_asgi()),
+    path("ws/hosts/<str:host>/events/", EventConsumer.as_asgi()),
 ]

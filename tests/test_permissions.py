@@ -36,20 +36,21 @@ from console.images import transfer
 from console.registries import services as registries
 from console.registries.models import Registry
 from console.streams import services as logs
+from console.streams.events import EventFilter, event_history
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
 from tests.test_image_changes import rootfs_tar
 
 # The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
-    "host.view", "container.view", "container.start", "container.stop", "container.restart",
+    "host.view", "host.events", "container.view", "container.start", "container.stop", "container.restart",
     "container.top", "container.diff", "container.logs", "image.view",
 }  # fmt: skip
-VIEWER = {"host.view", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
+VIEWER = {"host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
 ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
 ROLE_CODES = {
     "Admin": set(ACTIONS),
-    "Operator": {"host.view", "registry.view", "registry.use"}
+    "Operator": {"host.view", "host.events", "registry.view", "registry.use"}
     | {c for c in ACTIONS if c.startswith(("container.", "image."))}
     - {"container.run_privileged"},
     "Developer": DEVELOPER,
@@ -79,7 +80,7 @@ def expected(role, code, scope):
         return True
     if scope == "other":
         return False
-    if code in ("host.view", "image.view", "image.search"):  # whole-host reads: images belong to the host
+    if code in ("host.view", "host.events", "image.view", "image.search"):  # whole-host reads (events filtered)
         return True
     return scope == "label-match" and action.target == "container" and code not in WHOLE_HOST
 
@@ -188,6 +189,7 @@ INVOKE = {
     "host.delete": lambda c: hosts.host_delete(actor=c.actor, host=c.prepared),
     "host.test": lambda c: hosts.host_test(actor=c.actor, host=c.host),
     "host.view": lambda c: hosts.host_for(c.actor, c.host.name),
+    "host.events": lambda c: event_history(actor=c.actor, host=c.host, filters=EventFilter(since="0")),
     "secrets.rotate": lambda c: hosts.secrets_rotate(actor=c.actor),
     "user.create": lambda c: access.user_create(actor=c.actor, username="newcomer", password=PASSWORD),
     "user.update": lambda c: access.user_update(actor=c.actor, user=c.prepared, username="someone", email="s@example.com"),

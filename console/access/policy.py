@@ -61,8 +61,9 @@ def permits(user, action, host=None, labels=None):
 
 def _whole_host_read(action):
     """What a label-scoped grant gives on its host besides its containers: seeing the
-    host, and reading its images (which belong to the host, not to a label)."""
-    return action.code == "host.view" or (action.target == "image" and action.read)
+    host, its events (filtered to its containers', console/streams/events.py), and
+    reading its images (which belong to the host, not to a label)."""
+    return action.code in ("host.view", "host.events") or (action.target == "image" and action.read)
 
 
 def _label_covers(action):

@@ -4,12 +4,12 @@ from console.catalog import REGISTRY
 
 # The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
-    "host.view", "container.view", "container.start", "container.stop", "container.restart",
+    "host.view", "host.events", "container.view", "container.start", "container.stop", "container.restart",
     "container.top", "container.diff", "container.logs", "image.view",
 }  # fmt: skip
-VIEWER = {"host.view", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
+VIEWER = {"host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
 
-OPERATOR_EXTRA = {"host.view", "registry.view", "registry.use"}
+OPERATOR_EXTRA = {"host.view", "host.events", "registry.view", "registry.use"}
 
 BUILTIN_ROLES = {
     "Admin": ("Everything: hosts, users, roles, the audit trail.", lambda a: True),

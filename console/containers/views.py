@@ -13,6 +13,7 @@ from console.containers.services import ContainerQuery
 from console.errors import DockerConflict, InvalidInput
 from console.hosts.services import host_for, no_host_notice, visible_hosts
 from console.pages import with_host
+from console.streams.events import live_sockets
 from console.tables import sort_link
 
 # --- lists ----------------------------------------------------------------------
@@ -52,6 +53,7 @@ def _render_list(request, host, params, here, bulk_errors=None, status=200):
         "can_prune": host is not None and services.may_prune(actor=actor, host=host),
         "can_run": run_services.may_run(actor, host) if host else bool(run_services.run_hosts(actor)),
         "here": here,
+        "live_events": live_sockets(actor, hosts, "type=container"),
         **no_host_notice(actor, hosts if host else choices),
     }
     template = "containers/_table.html" if request.htmx else "containers/list.html"
@@ -114,7 +116,9 @@ def container_detail(request, host, ref):
 
 def _detail_page(request, host, ref, errors=None, status=200):
     _, host, c = _detail(request, host, ref)
-    context = {"c": c, "host": host, "tab": "overview", "errors": errors or {}, "posted": request.POST}
+    live = live_sockets(request.actor, [host], f"type=container&object={c.target.id}")
+    context = {"c": c, "host": host, "tab": "overview", "errors": errors or {}, "posted": request.POST,
+               "live_events": live}  # fmt: skip
     return render(request, "containers/detail.html", context, status=status)
 
 

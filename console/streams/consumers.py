@@ -34,7 +34,7 @@ from console.errors import ActionDenied, DockerNotFound, InvalidInput, NotFound,
 from console.hosts.services import host_for
 from console.images import transfer
 from console.middleware import NOT_FOUND
-from console.streams import services
+from console.streams import events, services
 
 log = logging.getLogger("wharf.streams")
 
@@ -341,12 +341,49 @@ class TransferConsumer(ActionConsumer):
     def setup(self):
         self.outbox = asyncio.Queue()
 
+
+# --- host events ----------------------------------------------------------------------------
+
+
+class EventConsumer(ActionConsumer):
+    """`docker events` of one host, from the host's shared feed (console/streams/events.py),
+    filtered for this user and page. Messages: {"t": "event", ...the event},
+    {"t": "notice", "text", "up"} (the host went away or came back), {"t": "skipped",
+    "count"} (the page was too slow: it reloads). The thread waits while SLOTS messages
+    are unsent; meanwhile the feed queues for this socket, boundedly, then counts."""
+
+    action = "host.events"
+
+    def open(self):
+        filters = events.EventFilter.from_params(self.params)
+        host = events.events_host(self.actor, self.scope["url_route"]["kwargs"]["host"])
+        self.session = events.open_events(actor=self.actor, host=host, filters=filters)
+
+    def pump(self):
+        while (item := self.session.next()) is not None:
+            if not self.hand_over(item):
+                break
+        return "closed by the browser"
+
+    def close_source(self):
+        self.session.close()
+
+    def finish(self, note, failure):
+        self.session.finish(self.sent, self.sent_bytes, note, failure)
+
+    def setup(self):
+        self.outbox = asyncio.Queue()
+        self.sent, self.sent_bytes = 0, 0
+
     async def started(self):
         self.spawn(self._send_loop())
 
     def deliver(self, item):
         self.outbox.put_nowait(item)
         return False  # the slot is freed once the message is sent
+
+
+        return False  # the slot stays taken until the message is sent
 
     async def _send_loop(self):
         while True:
@@ -366,3 +403,20 @@ class PullConsumer(TransferConsumer):
 
 class PushConsumer(TransferConsumer):
     action = "image.push"
+
+
+                self.closed_by_browser = False
+                await self.send(text_data=json.dumps({"t": "end", "notice": item.notice}))
+                await self.close(code=ENDED, reason=item.notice[:120])
+                return
+            if isinstance(item, events.Skipped):
+                message = {"t": "skipped", "count": item.count}
+            elif isinstance(item, events.Notice):
+                message = {"t": "notice", "text": item.text, "up": item.up}
+            else:
+                message = {"t": "event", **item}
+                self.sent += 1
+            text = json.dumps(message, separators=(",", ":"))
+            self.sent_bytes += len(text)
+            await self.send(text_data=text)
+            self.free_slot()

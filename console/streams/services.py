@@ -46,12 +46,7 @@ class LogOptions:
             tail = None if tail == "all" else DEFAULT_TAIL
         elif (tail := whole_number(tail)) is None:
             raise InvalidInput("Tail is a number of lines, or “all”.", field="tail")
-        times = {}
-        for key in ("since", "until"):
-            try:
-                times[key] = parse_time(text(key))
-            except ValueError as exc:
-                raise InvalidInput(str(exc), field=key) from None
+        times = time_range(params)
         options = cls(follow=follow and text("follow") not in ("0", "off", "false"), tail=tail, **times)
         after, seen = text("after"), whole_number(text("seen"))
         if after:  # resuming: everything from the last line seen on, not the tail
@@ -63,6 +58,18 @@ class LogOptions:
 
     def audit_params(self):
         return {k: v for k, v in asdict(self).items() if v not in ("", None, 0) or k == "follow"}
+
+
+def time_range(params):
+    """`since` and `until` as people type them (see `parse_time`), in Docker's form;
+    InvalidInput naming the field otherwise."""
+    times = {}
+    for key in ("since", "until"):
+        try:
+            times[key] = parse_time((params.get(key) or "").strip()[:64])
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field=key) from None
+    return times
 
 
 def _drop_seen(lines, after, count):
@@ -125,12 +132,17 @@ class LogSession:
     def finish(self, lines, size, note, failure=None):
         """Complete the audit entry: duration, lines and bytes sent, how it ended."""
         self.stream.close()
-        self.progress.size = size
-        self.progress.note = f"{lines} lines sent; {note}"[:4000]
-        if failure is None:
-            self.action.__exit__(None, None, None)
-        else:
-            self.action.__exit__(type(failure), failure, failure.__traceback__)
+        complete(self.action, self.progress, size, f"{lines} lines sent; {note}", failure)
+
+
+def complete(action, progress, size, note, failure=None):
+    """Complete the entry of a long action a stream opened with `__enter__()` (it stays
+    open as long as the socket): bytes sent, how it ended, and the failure if any."""
+    progress.size, progress.note = size, note[:4000]
+    if failure is None:
+        action.__exit__(None, None, None)
+    else:
+        action.__exit__(type(failure), failure, failure.__traceback__)
 
 
 def open_logs(*, actor, host, ref, options):

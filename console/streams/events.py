@@ -1,0 +1,350 @@
+"""Host events (`docker events`), the action host.events: one live subscription per host
+shared by every page that watches it (the hub), and the history the daemon still holds.
+
+- The hub starts a host's feed (one `docker events` stream, read in a thread of its own)
+  when its first subscriber comes and stops it when the last leaves.
+- Each subscriber has a bounded queue; the feed never waits for one. Events that find
+  the queue full are counted, and the page is told "N events skipped" (it reloads).
+- A host that goes away: its subscribers get a notice, the feed retries, and once the
+  host answers again it resubscribes with `since` = the last event's time (nothing is
+  missed) and says so.
+- What a subscriber receives is filtered for it, in the feed's thread, before it is
+  queued: a label-scoped user gets only the events of containers carrying their label,
+  and no image/network/volume events; then the page's own filters.
+
+Fan-out is in this process (a console process serves the pages connected to it; with
+several processes each has its own feed per host: see README, "Live events").
+"""
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from console import gateway
+from console.actions import Target, allows, authorize, label_scope, long_action, perform
+from console.errors import WharfError
+from console.hosts.models import Host
+from console.hosts.services import host_for
+from console.streams.lines import parse_time
+from console.streams.services import complete, time_range
+
+log = logging.getLogger("wharf.events")
+
+QUEUE = 500  # events waiting for one subscriber; past that they are counted, not kept
+RETRY_SECONDS = 2  # between attempts to reach a host that went away
+HISTORY = 2000  # events one history request shows at most
+
+
+# --- what a page asks for -----------------------------------------------------------------
+
+
+@dataclass
+class EventFilter:
+    """The page's filters (`docker events --filter` type, event, object, label), and
+    `since`/`until` (Docker's "seconds.nanoseconds") for history."""
+
+    type: str = ""
+    action: str = ""
+    object: str = ""  # an id (or its start) or a name
+    label: str = ""  # key or key=value
+    since: str = ""
+    until: str = ""
+
+    @classmethod
+    def from_params(cls, params):
+        def text(key):
+            return (params.get(key) or "").strip()[:128]
+
+        return cls(type=text("type").lower(), action=text("action").lower(), object=text("object"),
+                   label=text("label"), **time_range(params))  # fmt: skip
+
+    def matches(self, event):
+        if self.type and event["type"] != self.type:
+            return False
+        if self.action and event["action"].split(":")[0] != self.action:
+            return False
+        if self.object and not (event["id"].startswith(self.object) or event["name"] == self.object):
+            return False
+        if self.label:
+            key, sep, value = self.label.partition("=")
+            labels = event["attributes"]
+            if key not in labels or (sep and labels[key] != value):
+                return False
+        return True
+
+    def params(self):
+        return {k: v for k, v in vars(self).items() if v}
+
+    def live_query(self):
+        """The filters of a live stream, as its socket's query string."""
+        return urlencode({k: v for k, v in self.params().items() if k not in ("since", "until")})
+
+
+def event_of(raw, host_name):
+    """A daemon's event as the pages get it."""
+    actor = raw.get("Actor") or {}
+    attributes = {str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()}
+    nanos = int(raw.get("timeNano") or int(raw.get("time") or 0) * 10**9)
+    return {
+        "host": host_name,
+        "type": raw.get("Type") or "",
+        "action": raw.get("Action") or raw.get("status") or "",
+        "id": actor.get("ID") or raw.get("id") or "",
+        "name": attributes.get("name", ""),
+        "time": nanos,
+        "at": datetime.fromtimestamp(nanos / 10**9, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23],
+        "attributes": attributes,
+    }
+
+
+def visible_to(pairs):
+    """Who may see an event: `pairs` is the actor's label scope for container.view on the
+    host (None: the whole host). Container events need one of the labels; other events
+    (images, networks, volumes) belong to the host, not to a label."""
+
+    def visible(event):
+        if pairs is None:
+            return True
+        if event["type"] != "container":
+            return False
+        labels = event["attributes"]  # the container's labels, plus name, image, exitCode
+        return any(k not in ("name", "image", "exitCode") and labels.get(k) == v for k, v in pairs)
+
+    return visible
+
+
+# --- the hub: one feed per host, shared --------------------------------------------------
+
+
+class Skipped:
+    def __init__(self, count):
+        self.count = count
+
+
+class Notice:
+    """Said to every subscriber of a feed: the host went away (`up` False) or came back."""
+
+    def __init__(self, text, up):
+        self.text, self.up = text, up
+
+
+class Subscription:
+    """One page's share of a feed: a bounded queue filled by the feed's thread."""
+
+    def __init__(self, feed, accept):
+        self.feed, self.accept = feed, accept
+        self.items, self.skipped, self.closed = deque(), 0, False
+        self.ready = threading.Condition()
+
+    def offer(self, item):
+        """From the feed's thread: never blocks."""
+        if not isinstance(item, Notice) and not self.accept(item):
+            return
+        with self.ready:
+            if len(self.items) >= QUEUE:
+                self.skipped += 1
+            else:
+                self.items.append(item)
+            self.ready.notify()
+
+    def next(self):
+        """The next event, Notice or Skipped (blocks); None once closed."""
+        with self.ready:
+            while not self.closed and not self.items and not self.skipped:
+                self.ready.wait()
+            if self.closed:
+                return None
+            if self.items:
+                return self.items.popleft()
+            count, self.skipped = self.skipped, 0
+            return Skipped(count)
+
+    def close(self):
+        """From any thread; never blocks for long. Leaves the feed."""
+        with self.ready:
+            self.closed = True
+            self.ready.notify_all()
+        hub.leave(self)
+
+
+class Feed:
+    """The `docker events` stream of one host, read in a thread of its own."""
+
+    def __init__(self, host):
+        self.host = host
+        self.subscribers = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.stream = None
+        # timeNano of the last event passed on; from the start, so that what happens while
+        # the stream opens is not missed (a daemon's clock ahead or behind shifts this)
+        self.last = time.time_ns()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"events-{host.name}")
+
+    def _broadcast(self, item):
+        with self.lock:
+            subscribers = list(self.subscribers)
+        for subscription in subscribers:
+            subscription.offer(item)
+
+    def _run(self):
+        down = False
+        while not self.stopping.is_set():
+            since = f"{self.last // 10**9}.{self.last % 10**9:09d}"
+            try:
+                self.stream = gateway.host_event_stream(self.host, since=since)
+            except WharfError as exc:
+                if not down:
+                    self._broadcast(Notice(f"Host {self.host.name} went away ({exc}); waiting for it.", up=False))
+                down = True
+                self.stopping.wait(RETRY_SECONDS)
+                continue
+            if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
+                self.stream.close()
+                return
+            if down:
+                self._broadcast(Notice(f"Host {self.host.name} is back; its events go on from where they stopped.", up=True))
+                down = False
+            try:
+                self._read(self.stream)
+            except WharfError:
+                pass
+            except Exception:
+                log.exception("events of host %s", self.host.name)
+            finally:
+                self.stream.close()
+            if not self.stopping.is_set():
+                self._broadcast(Notice(f"Host {self.host.name} stopped sending events; reconnecting.", up=False))
+                down = True
+                self.stopping.wait(RETRY_SECONDS)
+
+    def _read(self, stream):
+        rest = b""
+        while data := stream.read():
+            *lines, rest = (rest + data).split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                event = event_of(json.loads(line), self.host.name)
+                if event["time"] <= self.last:  # passed on before a resubscription
+                    continue
+                self.last = event["time"]
+                self._broadcast(event)
+
+    def stop(self):
+        self.stopping.set()
+        if self.stream is not None:
+            self.stream.cancel()
+
+
+class Hub:
+    """The feeds of this process, by host: started by the first subscriber, stopped when
+    the last one leaves."""
+
+    def __init__(self):
+        self.feeds = {}
+        self.lock = threading.Lock()
+
+    def join(self, host, accept):
+        with self.lock:
+            feed = self.feeds.get(host.pk)
+            start = feed is None
+            if start:
+                feed = self.feeds[host.pk] = Feed(host)
+            subscription = Subscription(feed, accept)
+            with feed.lock:
+                feed.subscribers.append(subscription)
+        if start:
+            feed.thread.start()
+        return subscription
+
+    def leave(self, subscription):
+        feed = subscription.feed
+        with self.lock:
+            with feed.lock:
+                if subscription in feed.subscribers:
+                    feed.subscribers.remove(subscription)
+                last = not feed.subscribers
+            if last and self.feeds.get(feed.host.pk) is feed:
+                del self.feeds[feed.host.pk]
+        if last:
+            feed.stop()
+
+    def streams(self):
+        """How many `docker events` streams this process has open (one per host watched)."""
+        with self.lock:
+            return len(self.feeds)
+
+
+hub = Hub()
+
+
+# --- sessions (a websocket) and history (HTTP) -------------------------------------------
+
+
+def live_sockets(actor, hosts, query=""):
+    """The events sockets a page opens (space-separated): one per host whose events the
+    actor may see; the socket filters each event for the actor."""
+    return " ".join(f"/ws/hosts/{h.name}/events/?{query}" for h in hosts if allows(actor, "host.events", h))
+
+
+def events_host(actor, host_name):
+    """The host of an events stream the actor may see (a hidden one looks missing); an
+    anonymous request is refused and recorded as such."""
+    if actor.user is None:
+        authorize(actor, "host.events", host=Host.named(host_name))
+    return host_for(actor, host_name)
+
+
+class EventSession:
+    """One page's live events: a long action, open while the socket is."""
+
+    def __init__(self, action, progress, subscription):
+        self.action, self.progress, self.subscription = action, progress, subscription
+
+    def next(self):
+        return self.subscription.next()
+
+    def close(self):
+        self.subscription.close()
+
+    def finish(self, count, size, note, failure=None):
+        self.subscription.close()
+        complete(self.action, self.progress, size, f"{count} events sent; {note}", failure)
+
+
+def open_events(*, actor, host, filters):
+    """Authorize (recorded either way) and join the host's feed."""
+    action = long_action(actor, "host.events", host=host, target=Target(host.pk, host.name), params=filters.params())
+    progress = action.__enter__()
+    visible = visible_to(label_scope(actor, "container.view", host))
+    subscription = hub.join(host, lambda event: visible(event) and filters.matches(event))
+    return EventSession(action, progress, subscription)
+
+
+def event_history(*, actor, host, filters):
+    """The events the daemon still holds between `since` and `until` (now if not given)
+    that the actor may see and the filters keep: (events, newest first; more were left)."""
+    visible = visible_to(label_scope(actor, "container.view", host))
+
+    def read():
+        until = filters.until or parse_time("0s")
+        stream = gateway.host_event_stream(host, since=filters.since or "0", until=until)
+        events, rest = [], b""
+        try:
+            while data := stream.read():
+                *lines, rest = (rest + data).split(b"\n")
+                events += [event_of(json.loads(line), host.name) for line in lines if line.strip()]
+        finally:
+            stream.close()
+        if rest.strip():
+            events.append(event_of(json.loads(rest), host.name))
+        kept = [e for e in events if visible(e) and filters.matches(e)]
+        return kept[::-1][:HISTORY], len(kept) > HISTORY
+
+    return perform(actor, "host.events", host=host, target=Target(host.pk, host.name), params=filters.params(), run=read)
