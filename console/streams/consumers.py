@@ -311,37 +311,6 @@ class LogConsumer(ActionConsumer):
         await self.send(text_data=text)
 
 
-# --- image pulls and pushes ---------------------------------------------------------------
-
-
-class TransferConsumer(ActionConsumer):
-    """`docker pull` or `docker push` of `?ref=` on one host (the page opens a socket
-    per host): JSON messages {"t": "progress", "layers": {id: {status, current,
-    total}}, "total": [bytes done, bytes], "status"} coalesced by the service, then
-    {"t": "end", "notice", "failed"}. Closing the socket (the Cancel button) cancels the
-    transfer. At most SLOTS messages wait for the browser: the thread waits behind them."""
-
-    def open(self):
-        opener = transfer.open_pull if self.action == "image.pull" else transfer.open_push
-        host = host_for(self.actor, self.scope["url_route"]["kwargs"]["host"])  # hidden looks missing
-        self.session = opener(actor=self.actor, host=host, text=self.params.get("ref", ""))
-
-    def pump(self):
-        for update in self.session.updates():
-            if not self.hand_over(update):
-                break
-        return self.session.end_notice()
-
-    def close_source(self):
-        self.session.cancel()
-
-    def finish(self, note, failure):
-        self.session.finish(note, failure)
-
-    def setup(self):
-        self.outbox = asyncio.Queue()
-
-
 # --- host events ----------------------------------------------------------------------------
 
 
@@ -380,10 +349,65 @@ class EventConsumer(ActionConsumer):
 
     def deliver(self, item):
         self.outbox.put_nowait(item)
-        return False  # the slot is freed once the message is sent
-
-
         return False  # the slot stays taken until the message is sent
+
+    async def _send_loop(self):
+        while True:
+            item = await self.outbox.get()
+            if isinstance(item, End):
+                self.closed_by_browser = False
+                await self.send(text_data=json.dumps({"t": "end", "notice": item.notice}))
+                await self.close(code=ENDED, reason=item.notice[:120])
+                return
+            if isinstance(item, events.Skipped):
+                message = {"t": "skipped", "count": item.count}
+            elif isinstance(item, events.Notice):
+                message = {"t": "notice", "text": item.text, "up": item.up}
+            else:
+                message = {"t": "event", **item}
+                self.sent += 1
+            text = json.dumps(message, separators=(",", ":"))
+            self.sent_bytes += len(text)
+            await self.send(text_data=text)
+            self.free_slot()
+
+
+# --- image pulls and pushes ---------------------------------------------------------------
+
+
+class TransferConsumer(ActionConsumer):
+    """`docker pull` or `docker push` of `?ref=` on one host (the page opens a socket
+    per host): JSON messages {"t": "progress", "layers": {id: {status, current,
+    total}}, "total": [bytes done, bytes], "status"} coalesced by the service, then
+    {"t": "end", "notice", "failed"}. Closing the socket (the Cancel button) cancels the
+    transfer. At most SLOTS messages wait for the browser: the thread waits behind them."""
+
+    def open(self):
+        opener = transfer.open_pull if self.action == "image.pull" else transfer.open_push
+        host = host_for(self.actor, self.scope["url_route"]["kwargs"]["host"])  # hidden looks missing
+        self.session = opener(actor=self.actor, host=host, text=self.params.get("ref", ""))
+
+    def pump(self):
+        for update in self.session.updates():
+            if not self.hand_over(update):
+                break
+        return self.session.end_notice()
+
+    def close_source(self):
+        self.session.cancel()
+
+    def finish(self, note, failure):
+        self.session.finish(note, failure)
+
+    def setup(self):
+        self.outbox = asyncio.Queue()
+
+    async def started(self):
+        self.spawn(self._send_loop())
+
+    def deliver(self, item):
+        self.outbox.put_nowait(item)
+        return False  # the slot is freed once the message is sent
 
     async def _send_loop(self):
         while True:
@@ -403,20 +427,3 @@ class PullConsumer(TransferConsumer):
 
 class PushConsumer(TransferConsumer):
     action = "image.push"
-
-
-                self.closed_by_browser = False
-                await self.send(text_data=json.dumps({"t": "end", "notice": item.notice}))
-                await self.close(code=ENDED, reason=item.notice[:120])
-                return
-            if isinstance(item, events.Skipped):
-                message = {"t": "skipped", "count": item.count}
-            elif isinstance(item, events.Notice):
-                message = {"t": "notice", "text": item.text, "up": item.up}
-            else:
-                message = {"t": "event", **item}
-                self.sent += 1
-            text = json.dumps(message, separators=(",", ":"))
-            self.sent_bytes += len(text)
-            await self.send(text_data=text)
-            self.free_slot()
