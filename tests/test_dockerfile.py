@@ -38,6 +38,7 @@ CACHE = REPO / ".cache" / "dockerfile-test"
 BASE = "wharf-test/debian:bookworm"
 IMAGE = "wharf-test/console:latest"
 PASSWORD = "dockerfile test password 7"
+INNER_SOCKET = "/run/wharf-test/docker.sock"  # where the test daemon's socket is mounted in the image
 
 # Run inside the container: wait for the console, log in, print the hosts page.
 LOGIN = r"""
@@ -173,8 +174,9 @@ def test_image_builds_from_a_local_base_and_serves_the_console(engine):
 
     socket_path = spec.url.removeprefix("unix://")
     container = client.containers.run(
-        IMAGE, detach=True, network_mode="none", environment={"WHARF_ADMIN_PASSWORD": PASSWORD},
-        volumes={socket_path: {"bind": "/var/run/docker.sock", "mode": "rw"}},
+        IMAGE, detach=True, network_mode="none",
+        environment={"WHARF_ADMIN_PASSWORD": PASSWORD, "DOCKER_HOST": f"unix://{INNER_SOCKET}"},
+        volumes={socket_path: {"bind": INNER_SOCKET, "mode": "rw"}},
         group_add=[str(os.stat(socket_path).st_gid)],
     )  # fmt: skip
     code, output = container.exec_run(["python", "-c", LOGIN, PASSWORD])
@@ -183,5 +185,5 @@ def test_image_builds_from_a_local_base_and_serves_the_console(engine):
     assert code == 0, f"{page}\n--- console log:\n{logs}"
     assert "after login: http://127.0.0.1:8000/hosts/" in page
     assert 'data-host="local"' in page and "status-up" in page, page
-    assert "Found the Docker socket /var/run/docker.sock: registered as host 'local'" in logs
+    assert f"DOCKER_HOST is unix://{INNER_SOCKET}: registered as host 'local'" in logs
     assert container.exec_run(["id", "-u"]).output.strip() == b"10001"  # not root
