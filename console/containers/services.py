@@ -616,22 +616,33 @@ def container_bulk(*, actor, action, selection, options):
         _timeout(options.get("timeout", ""))
     if "signal" in ACTIONS[action][1]:
         _signal(options.get("signal", ""))
+
+    def act(host, ref, outcome):
+        target = container_target(actor, host, ref, f"container.{action}")
+        outcome.name = target.name
+        container_act(actor=actor, host=host, ref=ref, action=action, options=options, target=target)
+        return DONE[action]
+
+    return each_selected(actor, selection, act)
+
+
+def each_selected(actor, selection, act):
+    """An Outcome for each (host name, reference) of a selection across hosts, each item
+    its own action: `act(host, ref, outcome)` does one (naming it on `outcome.name` once
+    it knows the name) and returns what it did; a refusal or a failure is that item's
+    outcome, and the others go on."""
     hosts, outcomes = selected_hosts(actor, [name for name, _ in selection]), []
     for host_name, ref in selection:
-        host = hosts[host_name]
-        if host is None:
-            outcomes.append(Outcome(host_name, ref, ref, "failed", f"no host {host_name} you may see"))
+        outcome = Outcome(host_name, ref, ref, "failed", f"no host {host_name} you may see")
+        outcomes.append(outcome)
+        if hosts[host_name] is None:
             continue
-        target = Target(ref, ref)
         try:
-            target = container_target(actor, host, ref, f"container.{action}")
-            container_act(actor=actor, host=host, ref=ref, action=action, options=options, target=target)
+            outcome.outcome, outcome.message = "succeeded", act(hosts[host_name], ref, outcome)
         except ActionDenied as exc:
-            outcomes.append(Outcome(host_name, ref, target.name, "denied", str(exc)))
+            outcome.outcome, outcome.message = "denied", str(exc)
         except WharfError as exc:
-            outcomes.append(Outcome(host_name, ref, target.name, "failed", str(exc)))
-        else:
-            outcomes.append(Outcome(host_name, ref, target.name, "succeeded", DONE[action]))
+            outcome.outcome, outcome.message = "failed", str(exc)
     return outcomes
 
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 from console import cli, gateway
 from console.actions import Target, authorize, long_action, perform, require
-from console.containers.services import Outcome
-from console.errors import ActionDenied, WharfError
-from console.hosts.services import selected_hosts
+from console.containers.services import each_selected
+from console.errors import WharfError
 from console.images.detail import image_target, short
 
 CHUNK = 1024 * 1024
@@ -73,21 +72,11 @@ def _users(host, ref):
 def image_remove_many(*, actor, selection, force=False, no_prune=False):
     """`docker rmi` of many images (`selection`: (host name, reference) pairs), each its
     own action and audit entry; an Outcome for each."""
-    hosts, outcomes = selected_hosts(actor, [name for name, _ in selection]), []
-    for host_name, ref in selection:
-        host = hosts[host_name]
-        if host is None:
-            outcomes.append(Outcome(host_name, ref, ref, "failed", f"no host {host_name} you may see"))
-            continue
-        try:
-            done = image_remove(actor=actor, host=host, ref=ref, force=force, no_prune=no_prune)
-        except ActionDenied as exc:
-            outcomes.append(Outcome(host_name, ref, ref, "denied", str(exc)))
-        except WharfError as exc:
-            outcomes.append(Outcome(host_name, ref, ref, "failed", str(exc)))
-        else:
-            outcomes.append(Outcome(host_name, ref, ref, "succeeded", _removed_text(done)))
-    return outcomes
+
+    def act(host, ref, outcome):
+        return _removed_text(image_remove(actor=actor, host=host, ref=ref, force=force, no_prune=no_prune))
+
+    return each_selected(actor, selection, act)
 
 
 def _removed_text(done):

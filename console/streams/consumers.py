@@ -314,7 +314,37 @@ class LogConsumer(ActionConsumer):
 # --- host events ----------------------------------------------------------------------------
 
 
-class EventConsumer(ActionConsumer):
+class QueuedConsumer(ActionConsumer):
+    """A consumer that sends what its thread hands over one message at a time, in order:
+    `encode(item)` gives the text of one; an End closes the socket after
+    `end_message(end)`. An item's slot is freed once it is sent (backpressure)."""
+
+    def setup(self):
+        self.outbox = asyncio.Queue()
+
+    async def started(self):
+        self.spawn(self._send_loop())
+
+    def deliver(self, item):
+        self.outbox.put_nowait(item)
+        return False  # the slot stays taken until the message is sent
+
+    def end_message(self, end):
+        return {"t": "end", "notice": end.notice}
+
+    async def _send_loop(self):
+        while True:
+            item = await self.outbox.get()
+            if isinstance(item, End):
+                self.closed_by_browser = False
+                await self.send(text_data=json.dumps(self.end_message(item)))
+                await self.close(code=ENDED, reason=item.notice[:120])
+                return
+            await self.send(text_data=self.encode(item))
+            self.free_slot()
+
+
+class EventConsumer(QueuedConsumer):
     """`docker events` of one host, from the host's shared feed (console/streams/events.py),
     filtered for this user and page. Messages: {"t": "event", ...the event},
     {"t": "notice", "text", "up"} (the host went away or came back), {"t": "skipped",
@@ -341,41 +371,26 @@ class EventConsumer(ActionConsumer):
         self.session.finish(self.sent, self.sent_bytes, note, failure)
 
     def setup(self):
-        self.outbox = asyncio.Queue()
+        super().setup()
         self.sent, self.sent_bytes = 0, 0
 
-    async def started(self):
-        self.spawn(self._send_loop())
-
-    def deliver(self, item):
-        self.outbox.put_nowait(item)
-        return False  # the slot stays taken until the message is sent
-
-    async def _send_loop(self):
-        while True:
-            item = await self.outbox.get()
-            if isinstance(item, End):
-                self.closed_by_browser = False
-                await self.send(text_data=json.dumps({"t": "end", "notice": item.notice}))
-                await self.close(code=ENDED, reason=item.notice[:120])
-                return
-            if isinstance(item, events.Skipped):
-                message = {"t": "skipped", "count": item.count}
-            elif isinstance(item, events.Notice):
-                message = {"t": "notice", "text": item.text, "up": item.up}
-            else:
-                message = {"t": "event", **item}
-                self.sent += 1
-            text = json.dumps(message, separators=(",", ":"))
-            self.sent_bytes += len(text)
-            await self.send(text_data=text)
-            self.free_slot()
+    def encode(self, item):
+        if isinstance(item, events.Skipped):
+            message = {"t": "skipped", "count": item.count}
+        elif isinstance(item, events.Notice):
+            message = {"t": "notice", "text": item.text, "up": item.up}
+        else:
+            message = {"t": "event", **item}
+            self.sent += 1
+        text = json.dumps(message, separators=(",", ":"))
+        self.sent_bytes += len(text)
+        return text
 
 
 # --- image pulls and pushes ---------------------------------------------------------------
 
 
-class TransferConsumer(ActionConsumer):
+class TransferConsumer(QueuedConsumer):
     """`docker pull` or `docker push` of `?ref=` on one host (the page opens a socket
     per host): JSON messages {"t": "progress", "layers": {id: {status, current,
     total}}, "total": [bytes done, bytes], "status"} coalesced by the service, then
@@ -399,26 +414,11 @@ class TransferConsumer(ActionConsumer):
     def finish(self, note, failure):
         self.session.finish(note, failure)
 
-    def setup(self):
-        self.outbox = asyncio.Queue()
+    def encode(self, item):
+        return json.dumps({"t": "progress", **item}, separators=(",", ":"))
 
-    async def started(self):
-        self.spawn(self._send_loop())
-
-    def deliver(self, item):
-        self.outbox.put_nowait(item)
-        return False  # the slot is freed once the message is sent
-
-    async def _send_loop(self):
-        while True:
-            item = await self.outbox.get()
-            if isinstance(item, End):
-                await self.send(text_data=json.dumps({"t": "end", "notice": item.notice, "failed": item.failed}))
-                self.closed_by_browser = False
-                await self.close(code=ENDED, reason=item.notice[:120])
-                return
-            await self.send(text_data=json.dumps({"t": "progress", **item}, separators=(",", ":")))
-            self.free_slot()
+    def end_message(self, end):
+        return {"t": "end", "notice": end.notice, "failed": end.failed}
 
 
 class PullConsumer(TransferConsumer):
