@@ -17,6 +17,9 @@ WHARF_MAX_BODY_BYTES  largest request body (default 10 MiB); console/server.py r
                    a larger one with 413 before reading it
 WHARF_UPLOAD_MAX_BYTES  largest container file upload (default 1 GiB); a body over
                    WHARF_MAX_BODY_BYTES is read on that path for a logged-in session only
+WHARF_RECORDINGS_DIR  folder of terminal session recordings (default: DATA_DIR/recordings)
+WHARF_RECORDING_MAX_BYTES  a recording's size cap (default 50 MiB); past it, it is cut
+WHARF_RECORD_INPUT "1" to record what is typed in terminals too (default: output only)
 """
 
 import os
@@ -225,6 +228,10 @@ if _syslog := os.environ.get("WHARF_AUDIT_SYSLOG"):  # audit anchors to syslog t
 MAX_BODY_BYTES = int(os.environ.get("WHARF_MAX_BODY_BYTES", str(10 * 1024**2)))
 
 # Docker hosts
+# Terminal session recordings (console/terminals/recording.py)
+RECORDINGS_DIR = Path(os.environ.get("WHARF_RECORDINGS_DIR", DATA_DIR / "recordings"))
+RECORDING_MAX_BYTES = int(os.environ.get("WHARF_RECORDING_MAX_BYTES", str(50 * 1024**2)))
+RECORD_INPUT = os.environ.get("WHARF_RECORD_INPUT") == "1"
 DOCKER_API_VERSION = os.environ.get("WHARF_DOCKER_API_VERSION", "1.41")
 DOCKER_TIMEOUT = float(os.environ.get("WHARF_DOCKER_TIMEOUT", "60"))
 HOST_STATUS_TIMEOUT = float(os.environ.get("WHARF_HOST_STATUS_TIMEOUT", "3"))
