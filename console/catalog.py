@@ -69,6 +69,9 @@ declare("container.top", "see the processes of containers", "container", read=Tr
 declare("container.diff", "see the changed files of containers", "container", read=True)
 # A log stream or download is a long action (always recorded); a range of lines, a read.
 declare("container.logs", "read the logs of containers", "container", read=True, long=True)
+# A stats stream (a container's, or a host's table of those the user may see) is a long
+# action, always recorded (console/streams/stats.py).
+declare("container.stats", "see the resource usage of containers", "container", read=True, long=True)
 # Images
 declare("image.view", "see images", "image", read=True)
 declare("image.search", "search registries for images", "image", read=True)

@@ -1070,3 +1070,19 @@ def host_event_stream(host, *, since="", until=""):
 
     with translated(host):
         return open_stream(_client(host, streams=True))
+
+
+def container_stats_stream(host, container):
+    """`docker stats CONTAINER`: a LogStream of the Engine's JSON samples, one per line,
+    one a second (empty ones while the container is stopped); it ends when the container
+    is removed. The socket keeps the client's timeout: a daemon that sends nothing for
+    that long is stuck, and the read fails (HostUnreachable)."""
+
+    def open_stream(client):
+        api = client.api
+        response = api._get(api._url("/containers/{0}/stats", container), params={"stream": 1}, stream=True)
+        api._raise_for_status(response)
+        return LogStream(host, response, tty=True)
+
+    with translated(host):
+        return _container_call(host, container, lambda _: open_stream(_client(host, streams=True)))

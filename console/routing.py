@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from console.streams.consumers import EventConsumer, LogConsumer, PullConsumer, PushConsumer
+from console.streams.consumers import EventConsumer, LogConsumer, PullConsumer, PushConsumer, StatsConsumer
 
 websocket_urlpatterns = [
     path("ws/hosts/<str:host>/containers/<str:ref>/logs/", LogConsumer.as_asgi()),
     path("ws/hosts/<str:host>/images/pull/", PullConsumer.as_asgi()),
     path("ws/hosts/<str:host>/images/push/", PushConsumer.as_asgi()),
     path("ws/hosts/<str:host>/events/", EventConsumer.as_asgi()),
+    path("ws/hosts/<str:host>/containers/<str:ref>/stats/", StatsConsumer.as_asgi()),
+    path("ws/hosts/<str:host>/stats/", StatsConsumer.as_asgi()),
 ]

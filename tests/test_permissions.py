@@ -36,6 +36,7 @@ from console.images import transfer
 from console.registries import services as registries
 from console.registries.models import Registry
 from console.streams import services as logs
+from console.streams import stats
 from console.streams.events import EventFilter, event_history
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
@@ -44,9 +45,12 @@ from tests.test_image_changes import rootfs_tar
 # The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
     "host.view", "host.events", "container.view", "container.start", "container.stop", "container.restart",
-    "container.top", "container.diff", "container.logs", "image.view",
+    "container.top", "container.diff", "container.logs", "container.stats", "image.view",
 }  # fmt: skip
-VIEWER = {"host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
+VIEWER = {
+    "host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs",
+    "container.stats", "image.view",
+}  # fmt: skip
 ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
 ROLE_CODES = {
     "Admin": set(ACTIONS),
@@ -255,6 +259,7 @@ INVOKE = {
     ),
     "container.export": lambda c: b"".join(files.container_export(actor=c.actor, host=c.host, container=c.target)),
     "container.logs": lambda c: _read_logs(c),
+    "container.stats": lambda c: _read_stats(c),
 }
 
 
@@ -264,6 +269,14 @@ def _read_logs(case):
     session = logs.open_logs(actor=case.actor, host=case.host, ref=case.ref, options=options)
     lines = [line for batch, _ in session.batches() for line in batch]
     session.finish(len(lines), 0, "read")
+def _read_stats(case):
+    """A container's stats as a websocket reads them (a long action: opened, completed)."""
+    session = stats.open_container_stats(actor=case.actor, host=case.host, ref=case.ref)
+    update = session.next()
+    session.finish(1, 0, "read")
+    assert update["rows"][0]["id"] == case.ref
+
+
 # The container state an action needs; "created" (cheapest) for the rest.
 STATE = {
     "container.stop": "running", "container.restart": "running", "container.kill": "running",

@@ -5,9 +5,12 @@ from console.catalog import REGISTRY
 # The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
     "host.view", "host.events", "container.view", "container.start", "container.stop", "container.restart",
-    "container.top", "container.diff", "container.logs", "image.view",
+    "container.top", "container.diff", "container.logs", "container.stats", "image.view",
 }  # fmt: skip
-VIEWER = {"host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
+VIEWER = {
+    "host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs",
+    "container.stats", "image.view",
+}  # fmt: skip
 
 OPERATOR_EXTRA = {"host.view", "host.events", "registry.view", "registry.use"}
 

@@ -34,7 +34,7 @@ from console.errors import ActionDenied, DockerNotFound, InvalidInput, NotFound,
 from console.hosts.services import host_for
 from console.images import transfer
 from console.middleware import NOT_FOUND
-from console.streams import events, services
+from console.streams import events, services, stats
 
 log = logging.getLogger("wharf.streams")
 
@@ -383,6 +383,53 @@ class EventConsumer(QueuedConsumer):
             message = {"t": "event", **item}
             self.sent += 1
         text = json.dumps(message, separators=(",", ":"))
+        self.sent_bytes += len(text)
+        return text
+
+
+# --- container stats ------------------------------------------------------------------------
+
+
+class StatsConsumer(QueuedConsumer):
+    """`docker stats` of one container (/containers/<ref>/stats/) or of the host's running
+    containers the user may see (/stats/), from the shared per-container feeds
+    (console/streams/stats.py). Messages: {"t": "stats", "rows", "down", "gone"} with the
+    latest of each container; a container page's stream ends when its container is
+    removed. One message waits for the browser at most: meanwhile the feeds' newer
+    samples replace the older ones (a slow page gets the latest, not a queue)."""
+
+    action = "container.stats"
+    SLOTS = 1
+
+    def open(self):
+        kwargs = self.scope["url_route"]["kwargs"]
+        host = stats.stats_host(self.actor, kwargs["host"])
+        if "ref" in kwargs:
+            self.session = stats.open_container_stats(actor=self.actor, host=host, ref=kwargs["ref"])
+        else:
+            self.session = stats.open_host_stats(actor=self.actor, host=host)
+
+    def pump(self):
+        while (message := self.session.next()) is not None:
+            if not self.hand_over(message):
+                break
+            if self.session.ended:
+                return self.session.ended
+        return "closed by the browser"
+
+    def close_source(self):
+        self.session.close()
+
+    def finish(self, note, failure):
+        self.session.finish(self.sent, self.sent_bytes, note, failure)
+
+    def setup(self):
+        super().setup()
+        self.sent, self.sent_bytes = 0, 0
+
+    def encode(self, item):
+        text = json.dumps(item, separators=(",", ":"))
+        self.sent += 1
         self.sent_bytes += len(text)
         return text
 

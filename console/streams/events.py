@@ -16,7 +16,6 @@ Fan-out is in this process (a console process serves the pages connected to it; 
 several processes each has its own feed per host: see README, "Live events").
 """
 
-import json
 import logging
 import threading
 import time
@@ -30,7 +29,7 @@ from console.actions import Target, allows, authorize, label_scope, long_action,
 from console.errors import WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
-from console.streams.lines import parse_time
+from console.streams.lines import json_lines, parse_time
 from console.streams.services import complete, time_range
 
 log = logging.getLogger("wharf.events")
@@ -224,17 +223,12 @@ class Feed:
                 self.stopping.wait(RETRY_SECONDS)
 
     def _read(self, stream):
-        rest = b""
-        while data := stream.read():
-            *lines, rest = (rest + data).split(b"\n")
-            for line in lines:
-                if not line.strip():
-                    continue
-                event = event_of(json.loads(line), self.host.name)
-                if event["time"] <= self.last:  # passed on before a resubscription
-                    continue
-                self.last = event["time"]
-                self._broadcast(event)
+        for raw in json_lines(stream):
+            event = event_of(raw, self.host.name)
+            if event["time"] <= self.last:  # passed on before a resubscription
+                continue
+            self.last = event["time"]
+            self._broadcast(event)
 
     def stop(self):
         self.stopping.set()
@@ -250,13 +244,15 @@ class Hub:
         self.feeds = {}
         self.lock = threading.Lock()
 
-    def join(self, host, accept):
+    def join(self, host, accept, subscription=Subscription):
+        """A new `subscription(feed, accept)` to the host's feed (a Subscription queues
+        what `accept` keeps; another kind may pass it on instead)."""
         with self.lock:
             feed = self.feeds.get(host.pk)
             start = feed is None
             if start:
                 feed = self.feeds[host.pk] = Feed(host)
-            subscription = Subscription(feed, accept)
+            subscription = subscription(feed, accept)
             with feed.lock:
                 feed.subscribers.append(subscription)
         if start:
@@ -335,15 +331,10 @@ def event_history(*, actor, host, filters):
     def read():
         until = filters.until or parse_time("0s")
         stream = gateway.host_event_stream(host, since=filters.since or "0", until=until)
-        events, rest = [], b""
         try:
-            while data := stream.read():
-                *lines, rest = (rest + data).split(b"\n")
-                events += [event_of(json.loads(line), host.name) for line in lines if line.strip()]
+            events = [event_of(raw, host.name) for raw in json_lines(stream)]
         finally:
             stream.close()
-        if rest.strip():
-            events.append(event_of(json.loads(rest), host.name))
         kept = [e for e in events if visible(e) and filters.matches(e)]
         return kept[::-1][:HISTORY], len(kept) > HISTORY
 

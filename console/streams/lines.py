@@ -10,6 +10,7 @@ a multi-byte character). Timestamps are Docker's fixed-width RFC 3339 text
 a stream.
 """
 
+import json
 import re
 import struct
 from datetime import UTC, datetime, timedelta
@@ -135,3 +136,16 @@ def parse_time(text, now=None):
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return f"{when.timestamp():.9f}"
+
+
+def json_lines(stream):
+    """The JSON documents of a stream that sends one per line (`docker events`, `docker
+    stats`), decoded, as they come; a last one without its newline too."""
+    rest = b""
+    while data := stream.read():
+        *lines, rest = (rest + data).split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+    if rest.strip():
+        yield json.loads(rest)
