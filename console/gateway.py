@@ -1072,16 +1072,24 @@ def host_event_stream(host, *, since="", until=""):
         return open_stream(_client(host, streams=True))
 
 
+STATS_SILENCE = 10  # seconds without a sample after which a stats stream is given up
+
+
 def container_stats_stream(host, container):
     """`docker stats CONTAINER`: a LogStream of the Engine's JSON samples, one per line,
     one a second (empty ones while the container is stopped); it ends when the container
-    is removed. The socket keeps the client's timeout: a daemon that sends nothing for
-    that long is stuck, and the read fails (HostUnreachable)."""
+    is removed. A stream silent for STATS_SILENCE seconds fails (HostUnreachable): the
+    daemon is stuck, or it missed the end (dockerd 20.10 may keep a stream open, silent,
+    when its container is removed just after a restart)."""
 
     def open_stream(client):
         api = client.api
         response = api._get(api._url("/containers/{0}/stats", container), params={"stream": 1}, stream=True)
         api._raise_for_status(response)
+        sock = api._get_raw_response_socket(response)
+        for s in (sock, getattr(sock, "_sock", None)):
+            if hasattr(s, "settimeout"):
+                s.settimeout(STATS_SILENCE)
         return LogStream(host, response, tty=True)
 
     with translated(host):

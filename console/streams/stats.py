@@ -121,22 +121,18 @@ class Feed:
             if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
                 self.stream.close()
                 return
-            down = False
-            samples = 0
+            down, samples = False, 0
             try:
                 for raw in json_lines(self.stream):
                     samples += 1
                     self._broadcast(usage_of(raw))
-            except WharfError as exc:
-                if not self.stopping.is_set():
-                    self._broadcast(Down(f"{exc}; trying again every {RETRY_SECONDS} s."))
-                    down = True
+            except WharfError:
+                pass  # cut or silent: opening it again says whether the host or the container is gone
             except Exception:
                 log.exception("stats of %s on host %s", self.container_id, self.host.name)
-                down = True
             finally:
                 self.stream.close()
-            if down or not samples:  # an open that gives nothing: not again at once
+            if not samples:  # an open that gives nothing: not again at once
                 self.stopping.wait(RETRY_SECONDS)
 
     def stop(self):
