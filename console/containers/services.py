@@ -402,7 +402,7 @@ def docker_time(text):
 LIFECYCLE_CODES = (
     "container.start", "container.stop", "container.restart", "container.kill",
     "container.pause", "container.unpause", "container.rename", "container.remove",
-    "container.top", "container.diff", "container.logs", "container.commit", "container.files",
+    "container.top", "container.diff", "container.logs", "container.stats", "container.commit", "container.files",
     "container.download", "container.upload", "container.export",
 )  # fmt: skip
 

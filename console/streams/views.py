@@ -1,12 +1,13 @@
 """The Logs tab of the container page, and its HTTP side: a range of lines (older lines,
 lines skipped for a slow page) and the download. The live lines come over the websocket
-(console/streams/consumers.py)."""
+(console/streams/consumers.py). The Stats tab and a host's stats table: pages whose
+figures come over the stats websockets."""
 
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from console.actions import require
+from console.actions import Target, label_scope, require
 from console.containers.services import container_detail, container_target
 from console.errors import InvalidInput, NotFound, WharfError
 from console.hosts.services import host_for
@@ -55,3 +56,21 @@ def log_download(request, host, ref):
     target = container_target(actor, host, ref, "container.logs")
     chunks = services.log_download(actor=actor, host=host, target=target, options=options, timestamps=timestamps)
     return download_response(request, chunks, f"{target.name}.log", "text/plain; charset=utf-8")
+
+
+@with_host
+def stats(request, host, ref):
+    """The Stats tab: live charts of one container (static/js/stats.js)."""
+    actor = request.actor
+    c = container_detail(actor=actor, host=host, ref=ref)
+    require(actor, "container.stats", host, c.target)
+    socket_path = f"/ws/hosts/{host.name}/containers/{c.target.id}/stats/"
+    return render(request, "streams/stats.html", {"c": c, "host": host, "tab": "stats", "socket_path": socket_path})
+
+
+@with_host
+def host_stats(request, host):
+    """`docker stats`: the host's running containers the user may see, live."""
+    pairs = label_scope(request.actor, "container.stats", host)
+    require(request.actor, "container.stats", host, Target(name="(running containers)", labels=dict(pairs[:1] if pairs else [])))
+    return render(request, "streams/host_stats.html", {"host": host, "socket_path": f"/ws/hosts/{host.name}/stats/"})
