@@ -37,6 +37,7 @@ from console.streams.usage import usage_of
 log = logging.getLogger("wharf.stats")
 
 RETRY_SECONDS = 2
+CHECK_STOPPED = 10  # samples of a stopped container between two checks that it still exists
 
 
 class Down:
@@ -121,19 +122,38 @@ class Feed:
             if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
                 self.stream.close()
                 return
-            down, samples = False, 0
+            down, samples, idle = False, 0, 0
             try:
                 for raw in json_lines(self.stream):
                     samples += 1
-                    self._broadcast(usage_of(raw))
-            except WharfError:
-                pass  # cut or silent: opening it again says whether the host or the container is gone
+                    usage = usage_of(raw)
+                    self._broadcast(usage)
+                    # the Engine streams empty samples for a container removed as the
+                    # stream opened: a stopped one's existence is checked now and then
+                    idle = 0 if usage.running else idle + 1
+                    if idle % CHECK_STOPPED == 1 and self._removed():
+                        return
+            except WharfError:  # cut or silent: opened again below, unless the container is gone
+                pass
             except Exception:
                 log.exception("stats of %s on host %s", self.container_id, self.host.name)
             finally:
                 self.stream.close()
+            if self.stopping.is_set() or self._removed():
+                return
             if not samples:  # an open that gives nothing: not again at once
                 self.stopping.wait(RETRY_SECONDS)
+
+    def _removed(self):
+        """Says so if the container no longer exists (a daemon may miss a stream's end)."""
+        try:
+            gateway.container_inspect(self.host, self.container_id)
+        except DockerNotFound:
+            self._broadcast(Removed(f"The container was removed from host {self.host.name}."))
+            return True
+        except WharfError:
+            pass  # the host: opening the stream again tells
+        return False
 
     def stop(self):
         self.stopping.set()
