@@ -2,6 +2,8 @@
 agree character for character (tests/test_parity_*.py compare them)."""
 
 import json
+import re
+from datetime import datetime
 
 _ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}
 
@@ -53,22 +55,66 @@ def argv(path, args):
     return json.dumps([path or "", *(args or ())], ensure_ascii=False)
 
 
-def since(seconds):
-    """CREATED of `docker ps` and `docker images` (go-units `HumanDuration` + " ago")."""
+def duration(seconds):
+    """go-units `HumanDuration`: how `docker ps` and `docker images` say a span of time."""
     if seconds < 1:
-        return "Less than a second ago"
+        return "Less than a second"
     if seconds < 60:
-        return "1 second ago" if int(seconds) == 1 else f"{int(seconds)} seconds ago"
+        return "1 second" if int(seconds) == 1 else f"{int(seconds)} seconds"
     minutes, hours = int(seconds // 60), int(seconds / 3600 + 0.5)
     if minutes < 60:
-        return "About a minute ago" if minutes == 1 else f"{minutes} minutes ago"
+        return "About a minute" if minutes == 1 else f"{minutes} minutes"
     for limit, text in (
         (2, "About an hour"), (48, f"{hours} hours"), (24 * 7 * 2, f"{hours // 24} days"),
         (24 * 30 * 2, f"{hours // 24 // 7} weeks"), (24 * 365 * 2, f"{hours // 24 // 30} months"),
     ):  # fmt: skip
         if hours < limit:
-            return f"{text} ago"
-    return f"{int(seconds // 3600) // 24 // 365} years ago"
+            return text
+    return f"{int(seconds // 3600) // 24 // 365} years"
+
+
+def since(seconds):
+    """CREATED of `docker ps` and `docker images`."""
+    return f"{duration(seconds)} ago"
+
+
+def docker_seconds(text):
+    """A Docker timestamp ("2024-05-01T10:00:00.123456789Z") as Unix seconds; None for
+    Go's zero time ("0001-01-01T00:00:00Z", never) or what does not parse."""
+    if not text or text.startswith("0001-"):
+        return None
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if not match:
+        return None
+    zone = "+00:00" if match[3] == "Z" else match[3]
+    return datetime.fromisoformat(match[1] + zone).timestamp() + float(f"0.{match[2] or 0}")
+
+
+def container_status(state, now):
+    """STATUS of `docker ps` ("Up 3 minutes (healthy)", "Exited (3) 2 hours ago") from a
+    container's `docker inspect` State, at `now` (Unix seconds): the daemon's own
+    `State.String()`, which the Engine's list computes when it is asked."""
+    started, finished = docker_seconds(state.get("StartedAt")), docker_seconds(state.get("FinishedAt"))
+    code = state.get("ExitCode", 0)
+    if state.get("Running"):
+        up = duration(now - (started or now))
+        if state.get("Paused"):
+            return f"Up {up} (Paused)"
+        if state.get("Restarting"):
+            return f"Restarting ({code}) {duration(now - (finished or now))} ago"
+        health = (state.get("Health") or {}).get("Status")
+        if health:
+            return f"Up {up} ({'health: starting' if health == 'starting' else health})"
+        return f"Up {up}"
+    if state.get("Status") == "removing":
+        return "Removal In Progress"
+    if state.get("Dead"):
+        return "Dead"
+    if started is None:
+        return "Created"
+    if finished is None:
+        return ""
+    return f"Exited ({code}) {duration(now - finished)} ago"
 
 
 def _scaled(size, base, units):

@@ -5,10 +5,10 @@ sort order, and what a ticked row stands for in a bulk action."""
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
-from console import gateway
 from console.actions import allows
 from console.errors import WharfError
 from console.images import services
+from console.streams import state
 
 _counter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-usage")
 SORTS = {
@@ -60,7 +60,7 @@ def image_table(*, actor, hosts, query):
     """`services.image_list` for the query, each row with `containers` (how many
     containers use its image) and `reference`, filtered and sorted."""
     allowed = [h for h in hosts if allows(actor, "image.view", h)]
-    counting = _counter.submit(gateway.gather, allowed, gateway.containers_by_image)  # meanwhile
+    counting = _counter.submit(state.containers_by_image, allowed)  # meanwhile
     listing = services.image_list(actor=actor, hosts=hosts, intermediate=query.all, reference=query.reference)
     counts = counting.result()
     for row in listing.rows:

@@ -4,9 +4,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from console import cli, gateway
+from console import cli
 from console.actions import allows, authorize, require
 from console.errors import WharfError
+from console.streams import state
 
 
 @dataclass
@@ -66,7 +67,7 @@ def image_list(*, actor, hosts, intermediate=False, reference=""):
     for host in allowed:
         require(actor, "image.view", host=host)  # on the record when AUDIT_READS asks
     result = ImageList()
-    answers = gateway.gather(allowed, lambda h: gateway.images_of(h, intermediate=intermediate))
+    answers = state.images_of_hosts(allowed, intermediate=intermediate)  # events-fed where live
     for host in allowed:
         answer = answers[host.pk]
         if isinstance(answer, WharfError):

@@ -32,6 +32,7 @@ from console.hosts.models import Host
 from console.hosts.services import host_for
 from console.streams.lines import parse_time
 from console.streams.services import complete, time_range
+from console.streams.state import HostState
 
 log = logging.getLogger("wharf.events")
 
@@ -181,6 +182,7 @@ class Feed:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.stream = None
+        self.state = HostState(host)  # what the host holds, for the lists (see state.py)
         # timeNano of the last event passed on; from the start, so that what happens while
         # the stream opens is not missed (a daemon's clock ahead or behind shifts this)
         self.last = time.time_ns()
@@ -211,22 +213,32 @@ class Feed:
                 self._broadcast(Notice(f"Host {self.host.name} is back; its events go on from where they stopped.", up=True))
                 down = False
             try:
+                self._load_state()
                 self._read(self.stream)
             except WharfError:
                 pass
             except Exception:
                 log.exception("events of host %s", self.host.name)
             finally:
+                self.state.lost()
                 self.stream.close()
             if not self.stopping.is_set():
                 self._broadcast(Notice(f"Host {self.host.name} stopped sending events; reconnecting.", up=False))
                 down = True
                 self.stopping.wait(RETRY_SECONDS)
 
+    def _load_state(self):
+        """Read the host's state in full, the stream being open (so nothing is missed)."""
+        try:
+            self.state.load()
+        except WharfError as exc:
+            log.info("host %s: state not read (%s); the lists ask the daemon", self.host.name, exc)
+
     def _read(self, stream):
         rest = b""
         while data := stream.read():
             *lines, rest = (rest + data).split(b"\n")
+            events = []
             for line in lines:
                 if not line.strip():
                     continue
@@ -234,10 +246,14 @@ class Feed:
                 if event["time"] <= self.last:  # passed on before a resubscription
                     continue
                 self.last = event["time"]
+                events.append(event)
+            self.state.apply(events)  # first: a page told of an event reads the new state
+            for event in events:
                 self._broadcast(event)
 
     def stop(self):
         self.stopping.set()
+        self.state.lost(closed=True)
         if self.stream is not None:
             self.stream.cancel()
 
