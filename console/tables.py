@@ -8,8 +8,10 @@ markup whose `{field}`s are filled with `str.format_map` through a mapping that 
 every value, unless it was made as `Markup` from escaped parts.
 """
 
+import threading
 from dataclasses import dataclass
 from html import escape
+from itertools import islice
 
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
@@ -48,18 +50,41 @@ class Memo(dict):
         return value
 
 
+ROWS_KEPT = 10_000  # rows' HTML remembered (a few MB); past that the older half is dropped
+_made = {}  # (markup, the row's values) -> its HTML
+_made_lock = threading.Lock()
+
+
+class _Escaped(dict):
+    def __missing__(self, value):
+        text = self[value] = escape(value if type(value) is str else str(value))
+        return text
+
+
 def rows_html(rows, columns, values_of, row="<tr>"):
     """The rows as HTML: `row` (markup, with fields too) and the columns' cells, filled
-    with `values_of(row)` escaped."""
-    escaped = Memo(escape)
-
-    class Escaping(dict):
-        def __getitem__(self, key):
-            value = dict.__getitem__(self, key)
-            return value if type(value) is Markup else escaped[str(value)]
-
+    with `values_of(row)` escaped (a value is escaped by its text: give no booleans,
+    which would share the text of 1 and 0). A row's HTML is a function of its markup
+    and values alone, so the HTML of rows already seen is remembered: a list read again
+    is mostly unchanged."""
+    escaped = _Escaped()
     markup = row + "".join(c.cell for c in columns) + "</tr>"
-    return mark_safe("\n".join(markup.format_map(Escaping(values_of(r))) for r in rows))  # noqa: S308
+    fill, made = markup.format_map, _made
+
+    def html(r):
+        values = values_of(r)
+        key = (markup, *values.values())
+        text = made.get(key)
+        if text is None:
+            text = fill({k: v if type(v) is Markup else escaped[v] for k, v in values.items()})
+            with _made_lock:
+                if len(made) >= ROWS_KEPT:
+                    for old in list(islice(made, ROWS_KEPT // 2)):
+                        del made[old]
+                made[key] = text
+        return text
+
+    return mark_safe("\n".join(map(html, rows)))  # noqa: S308
 
 
 def sort_link(params, sort, key):

@@ -5,10 +5,7 @@ sort order, and what a ticked row stands for in a bulk action."""
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
-from console.actions import allows
-from console.errors import WharfError
 from console.images import services
-from console.streams import state
 
 _counter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-usage")
 SORTS = {
@@ -49,24 +46,12 @@ class ImageQuery:
 
 
 
-def row_reference(row):
-    """What `docker rmi` or `docker save` is given for a row: repository:tag, else the id."""
-    if row.tag != "<none>":
-        return f"{row.repository}:{row.tag}"
-    return row.id
-
-
 def image_table(*, actor, hosts, query):
     """`services.image_list` for the query, each row with `containers` (how many
-    containers use its image) and `reference`, filtered and sorted."""
-    allowed = [h for h in hosts if allows(actor, "image.view", h)]
-    counting = _counter.submit(state.containers_by_image, allowed)  # meanwhile
-    listing = services.image_list(actor=actor, hosts=hosts, intermediate=query.all, reference=query.reference)
-    counts = counting.result()
-    for row in listing.rows:
-        used = counts.get(row.host.pk)
-        row.containers = None if isinstance(used, WharfError) else used.get(row.id, 0)
-        row.reference = row_reference(row)
+    containers use its image), filtered and sorted."""
+    listing = services.image_list(
+        actor=actor, hosts=hosts, intermediate=query.all, reference=query.reference, containers=True
+    )
     if query.dangling:
         listing.rows = [r for r in listing.rows if r.repository == "<none>" and r.tag == "<none>"]
     key = query.sort.lstrip("-")
