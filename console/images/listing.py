@@ -25,6 +25,7 @@ class ImageQuery:
     dangling: bool = False  # untagged images only (-f dangling=true)
     host: str = ""  # across hosts: only this one
     sort: str = "-created"
+    quiet: bool = False  # the image ids only, to copy (-q)
 
     @classmethod
     def from_params(cls, params):
@@ -33,7 +34,7 @@ class ImageQuery:
             reference=params.get("reference", "").strip()[:255],
             all=params.get("all") == "1", no_trunc=params.get("no_trunc") == "1",
             dangling=params.get("dangling") == "1", host=params.get("host", "").strip(),
-            sort=sort if sort.lstrip("-") in SORTS else "-created",
+            sort=sort if sort.lstrip("-") in SORTS else "-created", quiet=params.get("quiet") == "1",
         )  # fmt: skip
 
     def params(self, **changes):
@@ -57,3 +58,13 @@ def image_table(*, actor, hosts, query):
     key = query.sort.lstrip("-")
     listing.rows.sort(key=SORTS[key], reverse=query.sort.startswith("-"))
     return listing
+
+
+def image_ids(listing, *, no_trunc=False):
+    """`docker images -q` of each host, for the rows of the list in their order:
+    [(host, its ids, one a line)]. Like the CLI, an image with several tags is written
+    once per tag; `--no-trunc` writes the whole id (sha256:...)."""
+    hosts = {}
+    for row in listing.rows:
+        hosts.setdefault(row.host.name, (row.host, []))[1].append(row.id if no_trunc else row.short_id)
+    return [(host, "\n".join(ids)) for host, ids in hosts.values()]
