@@ -29,14 +29,19 @@ STATE_THREADS = ("events-", "host-state")  # the state's own reads
 def asked(monkeypatch):
     """The list reads that asked a daemon (not the state's own reads): [(what, host)]."""
     calls = []
-    for name in ("containers_of", "images_of", "containers_by_image"):
 
-        def recorded(host, *args, _real=getattr(gateway, name), _name=name, **kwargs):
+    def recording(name):
+        real = getattr(gateway, name)
+
+        def recorded(host, *args, **kwargs):
             if not threading.current_thread().name.startswith(STATE_THREADS):
-                calls.append((_name, host.name))
-            return _real(host, *args, **kwargs)
+                calls.append((name, host.name))
+            return real(host, *args, **kwargs)
 
-        monkeypatch.setattr(gateway, name, recorded)
+        return recorded
+
+    for name in ("containers_of", "images_of", "containers_by_image"):
+        monkeypatch.setattr(gateway, name, recording(name))
     return calls
 
 
