@@ -90,31 +90,42 @@ def docker_seconds(text):
     return datetime.fromisoformat(match[1] + zone).timestamp() + float(f"0.{match[2] or 0}")
 
 
-def container_status(state, now):
-    """STATUS of `docker ps` ("Up 3 minutes (healthy)", "Exited (3) 2 hours ago") from a
-    container's `docker inspect` State, at `now` (Unix seconds): the daemon's own
-    `State.String()`, which the Engine's list computes when it is asked."""
+def status_parts(state):
+    """STATUS of `docker ps` from a container's `docker inspect` State, as the daemon's
+    own `State.String()` writes it when its list is asked, in three parts: (text before,
+    since when (Unix seconds; None: the text is all), text after). The middle is the
+    time since then, in words: see `status_text`."""
     started, finished = docker_seconds(state.get("StartedAt")), docker_seconds(state.get("FinishedAt"))
     code = state.get("ExitCode", 0)
     if state.get("Running"):
-        up = duration(now - (started or now))
         if state.get("Paused"):
-            return f"Up {up} (Paused)"
+            return "Up ", started or 0.0, " (Paused)"
         if state.get("Restarting"):
-            return f"Restarting ({code}) {duration(now - (finished or now))} ago"
+            return f"Restarting ({code}) ", finished or 0.0, " ago"
         health = (state.get("Health") or {}).get("Status")
         if health:
-            return f"Up {up} ({'health: starting' if health == 'starting' else health})"
-        return f"Up {up}"
+            return "Up ", started or 0.0, f" ({'health: starting' if health == 'starting' else health})"
+        return "Up ", started or 0.0, ""
     if state.get("Status") == "removing":
-        return "Removal In Progress"
+        return "Removal In Progress", None, ""
     if state.get("Dead"):
-        return "Dead"
+        return "Dead", None, ""
     if started is None:
-        return "Created"
+        return "Created", None, ""
     if finished is None:
-        return ""
-    return f"Exited ({code}) {duration(now - finished)} ago"
+        return "", None, ""
+    return f"Exited ({code}) ", finished, " ago"
+
+
+def status_text(parts, now):
+    """The STATUS of `status_parts` at `now` (Unix seconds): "Up 3 minutes (healthy)"."""
+    before, since, after = parts
+    return before if since is None else f"{before}{duration(now - since)}{after}"
+
+
+def container_status(state, now):
+    """STATUS of `docker ps` from an inspect State at `now` (see `status_parts`)."""
+    return status_text(status_parts(state), now)
 
 
 def _scaled(size, base, units):

@@ -51,7 +51,7 @@ class HostState:
         self.host = host
         self.lock = threading.Lock()
         self.summaries = {}  # container id -> the Engine's list summary
-        self.states = {}  # container id -> its inspect State (for the states in TIMED)
+        self.states = {}  # container id -> its status text's parts (cli.status_parts), for TIMED states
         self.images = []  # the Engine's image summaries, intermediate images included
         self.closed = False  # the feed stopped: never live again
 
@@ -61,6 +61,7 @@ class HostState:
         """Read everything (raises WharfError); then the state is live."""
         summaries = {c["Id"]: c for c in gateway.containers_of(self.host, stopped=True)}
         states = self._states([i for i, c in summaries.items() if c.get("State") in TIMED])
+        summaries = {i: c for i, c in summaries.items() if c.get("State") not in TIMED or i in states}  # gone meanwhile
         images = gateway.images_of(self.host, intermediate=True)
         with self.lock:
             self.summaries, self.states, self.images = summaries, states, images
@@ -142,12 +143,13 @@ class HostState:
                 self.images = found
 
     def _states(self, ids):
-        """{id: inspect State} of these containers (asked a few at a time); one removed
-        meanwhile is left out."""
+        """{id: its status text's parts} of these containers, from their inspect State
+        (asked a few at a time); one removed meanwhile is left out."""
 
         def state(container_id):
             try:
-                return container_id, gateway.container_inspect(self.host, container_id).get("State") or {}
+                attrs = gateway.container_inspect(self.host, container_id)
+                return container_id, cli.status_parts(attrs.get("State") or {})
             except DockerNotFound:
                 return container_id, None
 
@@ -177,7 +179,7 @@ class HostState:
                 if not all(k in have and (not sep or have[k] == v) for k, sep, v in labels):
                     continue
             if c["Id"] in times:
-                c = dict(c, Status=cli.container_status(times[c["Id"]], now))
+                c = dict(c, Status=cli.status_text(times[c["Id"]], now))
             out.append(c)
         out.sort(key=lambda c: c.get("Created") or 0, reverse=True)
         return out
