@@ -87,8 +87,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "console.middleware.ClientAddressMiddleware",
+    # async only: before the first sync-only middleware, so that under ASGI a request
+    # crosses from the event loop to the sync thread once, not three times
     "servestatic.middleware.ServeStaticMiddleware",
+    "console.middleware.ClientAddressMiddleware",
     "console.middleware.SecurityHeadersMiddleware",
     "console.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
