@@ -19,6 +19,7 @@ from console.images import changes, detail, listing, search, tables
 from console.images.forms import ImportForm, LoadForm, TagForm
 from console.pages import gate, with_host
 from console.streaming import download_response
+from console.streams.events import live_sockets
 from console.tables import render_with_rows, sort_link
 from console.uploads import body_blocks, declared_over, limit_uploads, over_limit_message
 
@@ -50,6 +51,7 @@ def image_list(request, host):
         "pull_hosts": [h for h in ([host] if host else choices) if allows(actor, "image.pull", h)],
         "pull_ref": request.GET.get("pull", "")[:512],
         "here": request.get_full_path(),
+        "live_events": live_sockets(actor, hosts, "type=image"),
         **no_host_notice(actor, hosts if host else choices),
     }  # fmt: skip
     template = "images/_table.html" if request.htmx else "images/list.html"
