@@ -44,6 +44,7 @@ def rows_html(rows, *, no_trunc=False, **options):
         )  # fmt: skip
 
     def key(r):  # everything `values` reads
-        return r.host.name, r.id, r.repository, r.tag, r.created, created[r.created][1], r.size, r.containers, no_trunc
+        return (r.host.name, r.id, r.short_id, r.repository, r.tag, r.created, created[r.created][1], r.size,
+                r.containers, no_trunc)
 
     return fill(rows, columns(**options), values, '<tr data-host="{host}">', key)
