@@ -239,3 +239,23 @@ def test_the_status_text_is_the_daemons(state_, status):
     """`docker ps`'s STATUS from an inspect State, as the daemon's State.String() writes it."""
     now = cli_format.docker_seconds("2026-01-01T00:03:00Z")
     assert cli_format.container_status(state_, now) == status
+
+
+def test_a_feed_left_lingers_with_its_state_then_stops(hosts, settings):
+    """Going from page to page keeps the host's feed and its state (read once); nobody
+    coming back, the feed stops."""
+    settings.EVENTS_LINGER_SECONDS = 0.5
+    host = hosts[HOST]
+    first = hub.join(host, lambda event: False)
+    deadline = time.monotonic() + 60
+    while not state.live(host):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    feed = hub.feeds[host.pk]
+    first.close()
+    time.sleep(0.1)
+    second = hub.join(host, lambda event: False)  # the next page, within the linger
+    assert hub.feeds[host.pk] is feed and state.live(host) is feed.state  # not read again
+    second.close()
+    feed.thread.join(timeout=30)  # stopped once the linger passed with nobody back
+    assert not feed.thread.is_alive() and host.pk not in hub.feeds and state.live(host) is None

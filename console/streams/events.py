@@ -2,7 +2,8 @@
 shared by every page that watches it (the hub), and the history the daemon still holds.
 
 - The hub starts a host's feed (one `docker events` stream, read in a thread of its own)
-  when its first subscriber comes and stops it when the last leaves.
+  when its first subscriber comes and stops it a while after the last leaves
+  (`EVENTS_LINGER_SECONDS`); the feed keeps the host's state for the lists (state.py).
 - Each subscriber has a bounded queue; the feed never waits for one. Events that find
   the queue full are counted, and the page is told "N events skipped" (it reloads).
 - A host that goes away: its subscribers get a notice, the feed retries, and once the
@@ -24,6 +25,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
+
+from django.conf import settings
 
 from console import gateway
 from console.actions import Target, allows, authorize, label_scope, long_action, perform
@@ -179,6 +182,8 @@ class Feed:
     def __init__(self, host):
         self.host = host
         self.subscribers = []
+        self.left = None  # when the last subscriber left (time.monotonic()), while nobody is subscribed
+        self.timed = False  # a timer will look whether to stop it
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.stream = None
@@ -259,8 +264,9 @@ class Feed:
 
 
 class Hub:
-    """The feeds of this process, by host: started by the first subscriber, stopped when
-    the last one leaves."""
+    """The feeds of this process, by host: started by the first subscriber, stopped
+    `EVENTS_LINGER_SECONDS` after the last one left (unless another came meanwhile), so
+    that going from page to page does not read a host's state in full each time."""
 
     def __init__(self):
         self.feeds = {}
@@ -275,20 +281,41 @@ class Hub:
             subscription = Subscription(feed, accept)
             with feed.lock:
                 feed.subscribers.append(subscription)
+                feed.left = None
         if start:
             feed.thread.start()
         return subscription
 
     def leave(self, subscription):
         feed = subscription.feed
+        with feed.lock:
+            if subscription in feed.subscribers:
+                feed.subscribers.remove(subscription)
+            if feed.subscribers:
+                return
+            feed.left = time.monotonic()
+            timed, feed.timed = feed.timed, True  # one timer at a time per feed
+        if not timed:
+            self._expire(feed)
+
+    def _expire(self, feed):
+        """Stop the feed once nobody has joined it for `EVENTS_LINGER_SECONDS` since it
+        was left; until then, look again when that time has come."""
         with self.lock:
             with feed.lock:
-                if subscription in feed.subscribers:
-                    feed.subscribers.remove(subscription)
-                last = not feed.subscribers
-            if last and self.feeds.get(feed.host.pk) is feed:
-                del self.feeds[feed.host.pk]
-        if last:
+                if feed.left is None:  # someone joined meanwhile
+                    feed.timed = False
+                    return
+                wait = feed.left + settings.EVENTS_LINGER_SECONDS - time.monotonic()
+                if wait <= 0:
+                    feed.timed = False
+                    if self.feeds.get(feed.host.pk) is feed:
+                        del self.feeds[feed.host.pk]
+        if wait > 0:
+            timer = threading.Timer(wait, self._expire, (feed,))
+            timer.daemon = True
+            timer.start()
+        else:
             feed.stop()
 
     def streams(self):
