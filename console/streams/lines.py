@@ -50,7 +50,7 @@ class LineReader:
             # The usual frame: one whole line with its timestamp. Done inline, with one
             # decode (the timestamp is ASCII): this loop runs for every line of the log.
             if (
-                not partial[STDERR if err else 1] and buffer[position - 1] == 10 and buffer[start + STAMP] == 32
+                size > STAMP and not partial[STDERR if err else 1] and buffer[position - 1] == 10 and buffer[start + STAMP] == 32
                 and 48 <= buffer[start] <= 57 and find(b"\n", start, position - 1) < 0
             ):  # fmt: skip
                 text = buffer[start : position - 1].decode("utf-8", "replace")
