@@ -1,13 +1,11 @@
 """The image list as a page shows it (`docker images` and more): on top of
-`services.image_list`, how many containers use each image, the dangling filter, the
-sort order, and what a ticked row stands for in a bulk action."""
+`services.image_list` (each row with how many containers use its image), the dangling
+filter, the sort order, and the ids only view (`docker images -q`)."""
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
 from console.images import services
 
-_counter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-usage")
 SORTS = {
     "repository": lambda r: (r.repository, r.tag), "tag": lambda r: (r.tag, r.repository),
     "created": lambda r: r.created, "size": lambda r: r.size,
@@ -44,7 +42,6 @@ class ImageQuery:
             k: ("1" if v is True else v) for k, v in values.items()
             if v and not (k == "sort" and v == "-created")
         }  # fmt: skip
-
 
 
 def image_table(*, actor, hosts, query):
