@@ -1,12 +1,13 @@
 """Image selectors (`docker images`); image actions come with the images work."""
 
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from console import cli
-from console.actions import allows, authorize, require
+from console.actions import allows, authorize, carries_one, label_scope, require
 from console.errors import WharfError
 from console.streams import state
 
@@ -71,6 +72,22 @@ def _rows(host, summary, containers):
 _counter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-usage")
 
 
+def _count_in_scope(actor, hosts, counts):
+    """A label-scoped user counts only the containers they may see: those of others
+    are absent, not counted (the containers of the host's answer, carrying a label)."""
+    scoped = {h: pairs for h in hosts if (pairs := label_scope(actor, "container.view", h)) is not None}
+    if not scoped:
+        return
+    listings = state.containers_of_hosts({h: {"stopped": True, "filters": {}} for h in scoped})
+    for host, pairs in scoped.items():
+        listing = listings[host.pk]
+        if listing.error:
+            counts[host.pk] = WharfError(listing.error)
+            continue
+        seen = (c for c in listing.containers if carries_one(c.get("Labels") or {}, pairs))
+        counts[host.pk] = Counter(c.get("ImageID", "") for c in seen)
+
+
 def image_list(*, actor, hosts, intermediate=False, reference="", containers=False):
     """The images of the hosts the actor may see images on (from the state the hosts'
     events keep where they are live, else asked in parallel); with `containers`, each
@@ -85,6 +102,8 @@ def image_list(*, actor, hosts, intermediate=False, reference="", containers=Fal
     counting = _counter.submit(state.containers_by_image, allowed) if asking else None  # meanwhile
     answers = state.images_of_hosts(allowed, intermediate=intermediate)
     counts = counting.result() if asking else state.containers_by_image(allowed) if containers else {}
+    if containers:
+        _count_in_scope(actor, allowed, counts)
     for host in allowed:
         answer = answers[host.pk]
         if isinstance(answer, WharfError):
