@@ -22,8 +22,7 @@ class Replay:
     problem: str | None  # why the file is not what the entry sealed (`audit verify` says it too)
 
 
-def _recorded(pk):
-    entry = selectors.audit_entry(pk)
+def _recorded(entry):
     if entry is None or entry.recording is None:
         raise NotFound("No such recording.")
     return entry
@@ -31,7 +30,7 @@ def _recorded(pk):
 
 def replay_page(*, actor, pk):
     """The entry of a recorded session, and whether its file still holds."""
-    entry = perform(actor, "audit.view", target=Target(id=pk), run=lambda: _recorded(pk))
+    entry = _recorded(perform(actor, "audit.view", target=Target(id=pk), run=lambda: selectors.audit_entry(pk)))
     return Replay(entry, recordings.fault(entry.recording))
 
 
@@ -39,7 +38,7 @@ def recording_read(*, actor, pk):
     """(entry, blocks): the bytes of an entry's recording; its audit entry ends with them.
     Refused, missing, or without its file: raised here, before any response."""
     authorize(actor, "audit.view", target=Target(id=pk))
-    entry = _recorded(pk)
+    entry = _recorded(selectors.audit_entry(pk))
     name = entry.recording["file"]
 
     def body():
