@@ -113,7 +113,10 @@
   }
 
   play.addEventListener("click", () => (play.textContent === "Play" ? start() : pause()));
-  seek.addEventListener("input", () => jump(Number(seek.value)));
+  seek.addEventListener("input", () => {
+    const to = Number(seek.value); // the browser rounds it: its end may fall short of the last event
+    jump(to >= duration - 0.001 ? duration : to);
+  });
 
   fetch(root.dataset.src, { credentials: "same-origin" })
     .then((response) => {
