@@ -46,7 +46,9 @@ declare("role.delete", "delete roles", "role", scope="global")
 declare("grant.create", "grant roles", "grant", scope="global")
 declare("grant.delete", "revoke roles", "grant", scope="global")
 declare("access.view", "see users, roles and grants", "user", scope="global", read=True)
-declare("audit.view", "see the audit trail", "audit", scope="global", read=True)
+# Reading a terminal session's recording (replay, download) is a long action (always
+# recorded, like an export); a page of the trail, a read.
+declare("audit.view", "see the audit trail", "audit", scope="global", read=True, long=True)
 declare("audit.export", "export the audit trail", "audit", scope="global", long=True)
 declare("audit.purge", "purge old audit entries", "audit", scope="global")
 # Per-host reads

@@ -76,7 +76,7 @@ def test_a_session_keeps_its_recording_sealed_with_its_outcome(host, recordings_
     assert stat.S_IMODE(os.stat(recordings_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     code, message = verify_command()
-    assert code == 0 and message.startswith("audit chain OK: 1 entries;")
+    assert code == 0 and message.startswith("audit chain OK: 1 entries, 1 with a recording that matches;")
 
 
 def test_a_failed_session_keeps_its_recording_too(host, recordings_dir):

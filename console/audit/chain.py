@@ -158,12 +158,15 @@ class Report:
     unkeyed: int = 0  # from before the chain was keyed
     anchors: list = field(default_factory=list)
     unanchored: int = 0  # entries after the newest anchor
+    recordings: int = 0  # terminal recordings held against their entries
     problem: tuple | None = None  # (the entry, or None for the trail as a whole; reason)
 
     def summary(self):
         text = f"{self.entries} entries"
         if self.unkeyed:
             text += f", the oldest {self.unkeyed} from before the chain was keyed"
+        if self.recordings:
+            text += f", {self.recordings} with a recording that matches"
         if not self.anchors:
             return text + f"; no anchor yet in {anchors.path()}"
         newest = max(self.anchors, key=lambda a: a.id)
@@ -202,6 +205,7 @@ def check(batch=2000):
             report.entries += 1
             report.unkeyed += not entry.key_id
             report.unanchored += entry.id > newest_anchor
+            report.recordings += entry.recording is not None
     report.problem = _unmatched(anchored, first, last_id)
     return report
 
