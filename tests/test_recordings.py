@@ -4,7 +4,9 @@ holds the file to it (an edited, shortened or deleted recording names its entry)
 deletes the files of the entries it removes; replay and download are audit pages, for
 those allowed `audit.view`, and reading a recording is always on the trail."""
 
+import csv
 import hashlib
+import io
 import json
 import os
 import stat
@@ -312,3 +314,13 @@ def test_reading_a_recording_needs_the_permission_on_all_hosts(host, make_user):
     entry = record(host)
     user = make_user("hostadmin", role="Admin", host=host)
     assert client_of(user).get(f"/audit/{entry.id}/recording.cast").status_code == 403
+
+
+def test_exports_carry_the_recording_an_entry_keeps(host, admin_client):
+    entry = record(host)
+    rows = list(csv.DictReader(io.StringIO(b"".join(admin_client.get("/audit/export.csv").streaming_content).decode())))
+    kept = {row["id"]: row["recording"] for row in rows}
+    assert json.loads(kept[str(entry.id)]) == entry.recording
+    assert all(value == "" for key, value in kept.items() if key != str(entry.id))
+    exported = json.loads(b"".join(admin_client.get("/audit/export.json").streaming_content))
+    assert [r["recording"] for r in exported if r["id"] == entry.id] == [entry.recording]
