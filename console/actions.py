@@ -160,6 +160,7 @@ class Progress:
 
     size: int = 0
     note: str = ""
+    recording: object = None  # a terminals.recording.Recording, kept with the audit entry
 
 
 @contextmanager

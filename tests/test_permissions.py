@@ -41,10 +41,10 @@ from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
 from tests.test_image_changes import rootfs_tar
 
-# The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
     "host.view", "host.events", "container.view", "container.start", "container.stop", "container.restart",
     "container.top", "container.diff", "container.logs", "image.view",
+    "container.exec", "container.attach", "container.attach_input",
 }  # fmt: skip
 VIEWER = {"host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
 ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
