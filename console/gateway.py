@@ -1208,8 +1208,8 @@ def exec_exit_code(host, exec_id):
 
 
 class ExitWait:
-    """`docker wait --condition next-exit` opened now, read later: the exit code of a
-    container that may be gone by then (`--rm`)."""
+    """`docker wait --condition removed` opened now, read later: the exit code of a
+    container removed when it exits (`--rm`), once it is removed."""
 
     def __init__(self, host, container):
         self.host = host
@@ -1217,11 +1217,11 @@ class ExitWait:
         api = client.api
         with translated(host):
             self._response = api._post(api._url("/containers/{0}/wait", container),
-                                       params={"condition": "next-exit"}, stream=True, timeout=None)  # fmt: skip
+                                       params={"condition": "removed"}, stream=True, timeout=None)  # fmt: skip
             api._raise_for_status(self._response)
 
     def code(self):
-        """The exit code (blocks until the container exits), None if unknown."""
+        """The exit code (blocks until the container is removed), None if unknown."""
         try:
             return (self._response.json() or {}).get("StatusCode")
         except Exception:  # noqa: BLE001 - the wait was cut: no code to tell

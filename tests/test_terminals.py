@@ -454,3 +454,55 @@ def test_a_non_tty_stream_is_taken_apart_wherever_it_is_cut():
         socket = TerminalSocket.__new__(TerminalSocket)
         socket._frame_left, socket._header = 0, b""
         assert socket._unframe(frames[:cut]) + socket._unframe(frames[cut:]) == "out\nerr ✓\n".encode()
+
+
+# --- docker run -i -t ----------------------------------------------------------------------
+
+
+@LIVE
+def test_an_interactive_run_shows_its_first_prompt_and_rm_removes_it(hosts, admin_user, docker_of):
+    client = client_of(admin_user)
+    name = f"term-run-{uuid.uuid4().hex[:8]}"
+    docker_of.made.append(("unix-1", name))
+    form = {"image": TEST_IMAGE, "name": name, "command": "sh -c 'echo first-byte; exec sh'", "mode": "interactive",
+            "network": "none", "auto_remove": "on", "restart": ""}  # fmt: skip
+    response = client.post("/hosts/unix-1/run/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and 'data-autostart="attach"' in page.content.decode()
+    container_id = response["Location"].split("/")[4]
+    cookie = cookie_for(admin_user)
+
+    async def run():
+        terminal = await Terminal.open(path("attach", container_id, start=1), cookie)
+        await terminal.until(lambda t: b"first-byte" in t.output and b"# " in t.output)
+        await terminal.type(b"exit 4\r")
+        await terminal.ended()
+        return terminal
+
+    terminal = run_async(run())
+    assert terminal.output.lstrip().startswith(b"first-byte"), terminal.output[:200]
+    assert terminal.end["exit_code"] == 4 and "removed" in terminal.end["notice"]
+    assert not docker_of("unix-1").containers.list(all=True, filters={"name": name})
+    assert AuditEntry.objects.filter(action="container.start", target_id=container_id, outcome="succeeded").exists()
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def test_the_terminal_page_offers_what_the_role_allows(hosts, make_user, container_on):
+    container = container_on(command=["cat"])
+    url = f"/hosts/unix-1/containers/{container.id[:12]}/terminal/"
+    developer = client_of(make_user("dev", role="Developer")).get(url)
+    html = developer.content.decode()
+    assert developer.status_code == 200
+    assert 'id="exec-form"' in html and 'id="attach-form"' in html and "Detach keys" in html
+    assert "style-src 'self' 'unsafe-inline'" in developer["Content-Security-Policy"]
+    assert "script-src 'self';" in developer["Content-Security-Policy"]
+    detail = client_of(make_user("dev2", role="Developer")).get(f"/hosts/unix-1/containers/{container.id[:12]}/")
+    assert ">Terminal</a>" in detail.content.decode()
+    assert "unsafe-inline" not in detail["Content-Security-Policy"]
+    viewer = client_of(make_user("viewer", role="Viewer"))
+    assert viewer.get(url).status_code == 403
+    assert ">Terminal</a>" not in viewer.get(f"/hosts/unix-1/containers/{container.id[:12]}/").content.decode()
+    assert AuditEntry.objects.filter(action="container.exec", outcome="denied", actor_name="viewer").exists()

@@ -178,13 +178,15 @@ class TerminalSession:
             return f"The command ended (exit code {self.exit_code})."
         try:
             state = gateway.container_inspect(self.host, self.target.id).get("State") or {}
-        except DockerNotFound:  # --rm: gone with its exit
-            self.exit_code = self.exit_wait.code() if self.exit_wait else None
-            return f"Container {self.target.name} exited (exit code {self.exit_code}) and was removed."
+        except DockerNotFound:
+            state = {}
         except WharfError as exc:
             return f"The terminal ended: {exc}"
         if state.get("Running"):
             return f"Detached from container {self.target.name}: it keeps running."
+        if self.exit_wait is not None:  # --rm: its code once Docker has removed it
+            self.exit_code = self.exit_wait.code()
+            return f"Container {self.target.name} stopped (exit code {self.exit_code}) and was removed (--rm)."
         self.exit_code = state.get("ExitCode")
         return f"Container {self.target.name} stopped (exit code {self.exit_code})."
 
