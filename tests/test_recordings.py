@@ -324,3 +324,16 @@ def test_exports_carry_the_recording_an_entry_keeps(host, admin_client):
     assert all(value == "" for key, value in kept.items() if key != str(entry.id))
     exported = json.loads(b"".join(admin_client.get("/audit/export.json").streaming_content))
     assert [r["recording"] for r in exported if r["id"] == entry.id] == [entry.recording]
+
+
+def test_the_check_warns_about_readable_recordings_outside_the_data_folder(host, recordings_dir, settings, tmp_path):
+    from console.checks import data_files_private
+
+    settings.DATA_DIR = tmp_path / "data"
+    settings.DATA_DIR.mkdir(mode=0o700)
+    entry = record(host)
+    assert data_files_private() == []
+    file_of(entry, recordings_dir).chmod(0o644)
+    warnings = data_files_private()
+    assert [w.hint for w in warnings] == [f"chmod 600 {file_of(entry, recordings_dir)}"]
+    assert "terminal recordings show what was typed and seen" in warnings[0].msg
