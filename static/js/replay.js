@@ -26,7 +26,9 @@
   function parse(text) {
     const lines = text.split("\n");
     const found = [];
-    header = JSON.parse(lines[0]);
+    const first = JSON.parse(lines[0]);
+    const size = (value, fallback) => (Number.isInteger(value) && value > 0 && value <= 1000 ? value : fallback);
+    header = { width: size(first.width, 80), height: size(first.height, 24) };
     for (const line of lines.slice(1)) {
       if (!line) continue;
       let event;
