@@ -204,8 +204,12 @@ class Feed:
         self.relay = relay_for(f"events.{self.host.pk}")
         try:
             while not self.stopping.is_set():
-                if self.relay is None or self.relay.lead() or self.relay.follow(self.stopping, self._relayed):
-                    self._lead()
+                try:
+                    if self.relay is None or self.relay.lead() or self.relay.follow(self.stopping, self._relayed):
+                        self._lead()
+                except Exception:  # Redis unreachable: say so, and try again
+                    log.exception("the events relay of host %s", self.host.name)
+                    self.stopping.wait(RETRY_SECONDS)
         finally:
             if self.relay is not None:
                 self.relay.close()

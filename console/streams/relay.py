@@ -90,28 +90,33 @@ class Relay:
 
     def follow(self, stopping, deliver):
         """Pass the group's items to `deliver` until `stopping` is set (False) or the lease
-        is free and taken (True: read the feed now)."""
-        channel = self._run(self.layer.new_channel())
-        self._run(self.layer.group_add(self.group, channel))
+        is free and taken (True: read the feed now). A layer of its own: its pending
+        receive is cancelled at the end, which leaves its connection unusable."""
+        layer = channel_layers.make_backend("default")
+        channel = self._run(layer.new_channel())
+        self._run(layer.group_add(self.group, channel))
         self.following = True
+        receiving = self.loop.create_task(layer.receive(channel))
         try:
             while not stopping.is_set():
                 if self.lead():
                     return True
-                self._receive_for(channel, deliver, LEASE_SECONDS / 3, stopping)
+                deadline = self.loop.time() + LEASE_SECONDS / 3
+                while not stopping.is_set() and self.loop.time() < deadline:
+                    self._run(asyncio.wait({receiving}, timeout=0.5))
+                    if receiving.done():
+                        deliver(receiving.result()["item"])
+                        receiving = self.loop.create_task(layer.receive(channel))
             return False
         finally:
             self.following = False
-            self._run(self.layer.group_discard(self.group, channel))
-
-    def _receive_for(self, channel, deliver, seconds, stopping):
-        deadline = self.loop.time() + seconds
-        while not stopping.is_set() and (left := deadline - self.loop.time()) > 0:
+            receiving.cancel()
+            self._run(asyncio.gather(receiving, return_exceptions=True))
             try:
-                message = self._run(asyncio.wait_for(self.layer.receive(channel), min(left, 0.5)))
-            except TimeoutError:
-                continue
-            deliver(message["item"])
+                self._run(layer.group_discard(self.group, channel))
+                self._run(layer.close_pools())
+            except Exception:  # noqa: BLE001 - the group forgets it after its expiry
+                log.debug("leaving the group %s", self.group, exc_info=True)
 
     def close(self):
         self.release()
