@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+import select
 import shutil
 import socket
 import ssl
@@ -1096,10 +1097,16 @@ class TerminalSocket:
         self._frame_left, self._header = 0, b""
 
     def read(self, size=65536):
-        """The next bytes of output, b"" at the end."""
+        """The next bytes of output, b"" at the end: what has arrived, up to `size` (a
+        TTY writes a few KB at a time; what is already waiting comes in one piece)."""
         while True:
             try:
                 data = self._reader.read1(size)
+                while data and len(data) < size // 2 and self._waiting():
+                    more = self._reader.read1(size - len(data))
+                    if not more:
+                        break
+                    data += more
             except (OSError, ValueError):
                 if self._closed:
                     return b""
@@ -1108,6 +1115,13 @@ class TerminalSocket:
                 return data
             if out := self._unframe(data):
                 return out
+
+    def _waiting(self):
+        """Are more bytes there to read at once?"""
+        pending = getattr(self._socket, "pending", None)  # TLS: decrypted bytes already in
+        if pending is not None and pending():
+            return True
+        return bool(select.select([self._socket], [], [], 0)[0])
 
     def _unframe(self, data):
         out, position = [], 0

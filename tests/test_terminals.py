@@ -65,6 +65,7 @@ class Terminal:
 
     def __init__(self, socket):
         self.socket, self.output, self.messages, self.end, self.acked = socket, b"", [], None, 0
+        self.frames = []  # output as its frames came
 
     @classmethod
     async def open(cls, url, cookie):
@@ -83,6 +84,7 @@ class Terminal:
             raise EOFError(frame.get("code"))
         if frame.get("bytes") is not None:
             self.output += frame["bytes"]
+            self.frames.append(frame["bytes"])
             return None
         message = json.loads(frame["text"])
         self.messages.append(message)
@@ -194,6 +196,27 @@ def test_exec_shell_echoes_what_is_typed_and_follows_a_resize(hosts, admin_user,
     terminal = run_async(run())
     assert b"nobody" in terminal.output
     assert terminal.end["exit_code"] == 7
+
+
+@LIVE
+def test_bytes_pass_unchanged_both_ways_and_utf8_cut_between_frames_is_kept(hosts, admin_user, container_on):
+    container = container_on(command=["sleep", "300"], tty=False, stdin=False)
+    cookie = cookie_for(admin_user)
+    every_byte = bytes(range(256)) * 4
+
+    async def run():
+        echo = await Terminal.open(path("exec", container.id, cmd="cat", tty=0), cookie)  # docker exec -i: no TTY
+        await echo.type(every_byte)
+        await echo.until(lambda t: len(t.output) >= len(every_byte))
+        await echo.socket.disconnect()
+        # a check mark whose bytes leave the container 0.3 s apart: two frames
+        cut = await Terminal.open(path("exec", container.id, cmd="sh%20-c%20%22printf%20'%5C342%5C234';%20sleep%200.3;%20printf%20'%5C223'%22"), cookie)
+        await cut.ended()
+        return echo.output, cut.frames
+
+    echoed, frames = run_async(run())
+    assert echoed == every_byte
+    assert frames == [b"\xe2\x9c", b"\x93"] and b"".join(frames).decode() == "✓"
 
 
 @LIVE

@@ -19,6 +19,7 @@ import asyncio
 import json
 import queue
 import threading
+from collections import deque
 from contextlib import suppress
 
 from asgiref.sync import sync_to_async
@@ -40,7 +41,8 @@ class TerminalConsumer(ActionConsumer):
     kind = ""
 
     def setup(self):
-        self.outbox = asyncio.Queue()  # bytes and End from the thread (one slot each), dicts from the loop
+        self.outbox = deque()  # bytes and End from the thread (one slot each), dicts from the loop
+        self.wake = asyncio.Event()
         self.input = queue.Queue()  # bounded by INPUT_WINDOW, checked in receive()
         self.unacked = 0
         self.ended = False
@@ -94,20 +96,32 @@ class TerminalConsumer(ActionConsumer):
     # --- the event loop ---
 
     def deliver(self, item):
-        self.outbox.put_nowait(item)
+        self.post(item)
         return False  # the slot stays taken until it is sent
+
+    def post(self, item):
+        self.outbox.append(item)
+        self.wake.set()
 
     def _acknowledge(self, size):
         self.unacked -= size
         if not self.ended:
-            self.outbox.put_nowait({"t": "ack", "n": size})
+            self.post({"t": "ack", "n": size})
 
     async def _send_loop(self):
         while True:
-            item = await self.outbox.get()
+            while not self.outbox:
+                self.wake.clear()
+                await self.wake.wait()
+            item = self.outbox.popleft()
             if isinstance(item, bytes):
-                await self.send(bytes_data=item)
-                self.free_slot()
+                # output that waited behind the previous send goes in one frame
+                blocks = [item]
+                while self.outbox and isinstance(self.outbox[0], bytes):
+                    blocks.append(self.outbox.popleft())
+                await self.send(bytes_data=b"".join(blocks))
+                for _ in blocks:
+                    self.free_slot()
             elif isinstance(item, End):
                 self.ended = True
                 self.closed_by_browser = False
@@ -185,7 +199,7 @@ class AttachConsumer(TerminalConsumer):
 
     def viewers_changed(self, names):
         if not self.ended:
-            self.outbox.put_nowait({"t": "viewers", "names": names})
+            self.post({"t": "viewers", "names": names})
 
     async def typed(self, data):
         if self.options.input:
