@@ -405,6 +405,7 @@ LIFECYCLE_CODES = (
     "container.pause", "container.unpause", "container.rename", "container.remove",
     "container.top", "container.diff", "container.logs", "container.commit", "container.files",
     "container.download", "container.upload", "container.export",
+    "container.exec", "container.attach", "container.attach_input",
 )  # fmt: skip
 
 
