@@ -1187,7 +1187,7 @@ def terminal_attach(host, container, *, stdin, detach_keys=""):
     return _container_call(host, container, lambda _: attach(_client(host, streams=True)))
 
 
-def terminal_exec(host, container, *, command, user="", workdir="", environment=None, tty=True):
+def terminal_exec(host, container, *, command, user="", workdir="", environment=None, tty=True, name=""):
     """`docker exec -i [-t] [-u] [-w] [-e]`: a TerminalSocket on a new process."""
     _check_ref(host, container)
 
@@ -1200,10 +1200,10 @@ def terminal_exec(host, container, *, command, user="", workdir="", environment=
         return TerminalSocket(host, _hijacked(api, response), tty, exec_id)
 
     try:
-        return _container_call(host, container, lambda _: start(_client(host, streams=True)))
+        return _container_call(host, container, lambda _: start(_client(host, streams=True)), name)
     except DockerError as exc:
         if "executable file not found" in str(exc) or "no such file" in str(exc).lower():
-            raise DockerError(f"{command[0]} is not in container {container[:12]}: {exc}") from None
+            raise DockerError(f"{command[0]} is not in container {name or container[:12]}: {exc}") from None
         raise
 
 

@@ -410,6 +410,18 @@ def test_refusals_close_before_accept_and_are_recorded(hosts, make_user, contain
 
 
 @LIVE
+def test_a_stopped_container_has_no_terminal_and_says_so(hosts, admin_user, container_on):
+    container = container_on(command=["true"])
+    container.wait(timeout=30)
+    cookie = cookie_for(admin_user)
+    for kind, code in (("exec", "container.exec"), ("attach", "container.attach_input")):
+        connected, closed_with = refused(path(kind, container.id), cookie)
+        assert not connected and closed_with == codes.HOST_FAILED
+        entry = AuditEntry.objects.filter(action=code).get()
+        assert entry.outcome == "failed" and f"{container.name} is not running" in entry.error, entry.error
+
+
+@LIVE
 def test_input_on_a_read_only_attach_is_refused_and_recorded(hosts, make_user, container_on):
     container = container_on(command=["cat"])
     watcher = cookie_for(make_user("watcher", role="Developer"))

@@ -12,11 +12,12 @@ import shlex
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from console import gateway
-from console.actions import Target, authorize, long_action
+from console.actions import Target, authorize, long_action, perform
 from console.containers.services import container_start, container_target
-from console.errors import DockerNotFound, InvalidInput, WharfError
+from console.errors import DockerConflict, DockerNotFound, InvalidInput, WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
 from console.params import whole_number
@@ -207,6 +208,10 @@ class TerminalSession:
         complete(self.action, self.progress, self.bytes_out + self.bytes_in, text, failure)
 
 
+def _fail(error):
+    raise error
+
+
 def _open(actor, host, target, code, params, kind, opener, options, **extra):
     action = long_action(actor, code, host=host, target=target, params=params)
     progress = action.__enter__()
@@ -233,7 +238,7 @@ def open_exec(*, actor, host, ref, options):
     command = options.command or SHELL
 
     def opener():
-        return gateway.terminal_exec(host, target.id, command=command, user=options.user,
+        return gateway.terminal_exec(host, target.id, name=target.name, command=command, user=options.user,
                                      workdir=options.workdir, environment=options.env, tty=options.tty)  # fmt: skip
 
     session = _open(actor, host, target, "container.exec", options.audit_params(), "exec", opener, options)
@@ -252,6 +257,12 @@ def open_attach(*, actor, host, ref, options):
     code = options.code
     target = container_target(actor, host, ref, code)
     attrs = gateway.container_inspect(host, target.id)
+    state = attrs.get("State") or {}
+    starting = options.start and state.get("Status") == "created"
+    if not state.get("Running") and not starting or state.get("Paused"):
+        # as the CLI says it: Docker itself would wait for a start that may never come
+        problem = DockerConflict(f"Container {target.name} is {'paused: unpause' if state.get('Paused') else 'not running: start'} it first.")
+        perform(actor, code, host=host, target=target, params=options.audit_params(), run=partial(_fail, problem))
     exit_wait = None
 
     def opener():
@@ -264,8 +275,7 @@ def open_attach(*, actor, host, ref, options):
     session = _open(actor, host, target, code, options.audit_params(), "attach", opener, options,
                     sig_proxy=options.sig_proxy and options.input)  # fmt: skip
     session.exit_wait = exit_wait
-    state = attrs.get("State") or {}
-    if options.start and state.get("Status") == "created":
+    if starting:
         try:
             container_start(actor=actor, host=host, ref=target.id, target=target)
         except WharfError as exc:
