@@ -1234,9 +1234,10 @@ class ExitWait:
                                        params={"condition": "removed"}, stream=True, timeout=None)  # fmt: skip
             api._raise_for_status(self._response)
 
-    def code(self):
-        """The exit code (blocks until the container is removed), None if unknown."""
+    def code(self, timeout=30):
+        """The exit code once the container is removed (None if that takes over `timeout` s)."""
         try:
+            self._response.raw._fp.fp.raw._sock.settimeout(timeout)
             return (self._response.json() or {}).get("StatusCode")
         except Exception:  # noqa: BLE001 - the wait was cut: no code to tell
             return None

@@ -24,6 +24,7 @@ from tests.harness import TEST_IMAGE
 
 ORIGIN = b"http://127.0.0.1"
 LIVE = pytest.mark.django_db(transaction=True)  # the socket's threads have their own DB connections
+BOTH = pytest.mark.parametrize("host_name", ["unix-1", "tls-1"])  # a unix socket, TCP with mutual TLS
 
 
 @pytest.fixture
@@ -176,12 +177,14 @@ def test_exec_runs_a_command_and_shows_its_output_and_exit_code(hosts, admin_use
 
 
 @LIVE
-def test_exec_shell_echoes_what_is_typed_and_follows_a_resize(hosts, admin_user, container_on):
-    container = container_on(command=["sleep", "300"], tty=False, stdin=False)
+@BOTH
+def test_exec_shell_echoes_what_is_typed_and_follows_a_resize(hosts, admin_user, container_on, host_name):
+    container = container_on(host_name, command=["sleep", "300"], tty=False, stdin=False)
     cookie = cookie_for(admin_user)
 
     async def run():
-        terminal = await Terminal.open(path("exec", container.id, cols=100, rows=30, user="nobody", workdir="/tmp"), cookie)
+        url = path("exec", container.id, host_name, cols=100, rows=30, user="nobody", workdir="/tmp")
+        terminal = await Terminal.open(url, cookie)
         await terminal.type(b"stty size; id -un; pwd\r")
         await terminal.until(lambda t: b"30 100" in t.output and b"/tmp\r\n" in t.output)
         await terminal.resize(132, 43)
@@ -220,15 +223,16 @@ def test_bytes_pass_unchanged_both_ways_and_utf8_cut_between_frames_is_kept(host
 
 
 @LIVE
-def test_a_100_kb_paste_arrives_intact_and_in_order(hosts, admin_user, container_on):
-    container = container_on(command=["sleep", "300"], tty=False, stdin=False)
+@BOTH
+def test_a_100_kb_paste_arrives_intact_and_in_order(hosts, admin_user, container_on, host_name):
+    container = container_on(host_name, command=["sleep", "300"], tty=False, stdin=False)
     cookie = cookie_for(admin_user)
     # printable lines, as a paste is; the shell reads them into a file with stty -echo
     text = "".join(f"{i:06d} {'abcdefghijklmnopqrstuvwxyz' * 3}\n" for i in range(1200)).encode()[: 100 * 1024]
     text = text[: text.rindex(b"\n") + 1]
 
     async def run():
-        terminal = await Terminal.open(path("exec", container.id, cmd="sh%20-c%20'stty%20raw%20-echo;%20head%20-c%20" + str(len(text)) + "%20>/tmp/paste;%20sha256sum%20/tmp/paste'"), cookie)
+        terminal = await Terminal.open(path("exec", container.id, host_name, cmd="sh%20-c%20'stty%20raw%20-echo;%20head%20-c%20" + str(len(text)) + "%20>/tmp/paste;%20sha256sum%20/tmp/paste'"), cookie)
         await terminal.type(text)
         await terminal.ended()
         return terminal
