@@ -130,7 +130,9 @@
 
   for (const [id, kind] of [["exec-form", "exec"], ["attach-form", "attach"]]) {
     const form = document.getElementById(id);
-    if (form) form.addEventListener("submit", (event) => { event.preventDefault(); connect(kind, form); });
+    if (!form) continue;
+    form.addEventListener("submit", (event) => { event.preventDefault(); connect(kind, form); });
+    form.querySelector("button[type=submit]").disabled = false;
   }
   closeButton.addEventListener("click", () => { if (socket) socket.close(); say("Closed (detached)."); });
   document.getElementById("terminal-copy").addEventListener("click", () => {
