@@ -72,3 +72,32 @@ def test_a_shell_in_the_browser(page, hosts, admin_user, docker_env):
         other.close()
     finally:
         container.remove(force=True)
+
+
+def test_run_interactive_opens_a_terminal_from_the_first_byte(page, hosts, admin_user, docker_env):
+    name = f"it-{uuid.uuid4().hex[:8]}"
+    client = docker_env.client("unix-1")
+    try:
+        login(page, "admin")
+        page.goto("/hosts/unix-1/run/")
+        page.get_by_label("Image", exact=True).fill(TEST_IMAGE)
+        page.get_by_label("Name", exact=True).fill(name)
+        page.get_by_label("Command", exact=True).fill("sh -c 'echo first-line; exec sh'")
+        page.get_by_label("Network", exact=True).select_option("none")
+        page.get_by_label("Interactive (-i -t): open it in a terminal, from its first byte").check()
+        page.get_by_label("Remove it when it exits (--rm)").check()
+        page.get_by_role("button", name="Run", exact=True).click()
+
+        page.wait_for_url(re.compile(r"/terminal/\?mode=attach&start=1$"))
+        expect(page.locator("#terminal-status")).to_contain_text("Attached.")
+        rows = page.locator("#terminal-screen .xterm-rows > div")
+        expect(rows.first).to_have_text(re.compile(r"^first-line\s*$"))  # nothing before it was lost
+        expect(rows.filter(has_text=re.compile(r"^/ # "))).to_have_count(1)
+        type_line(page, "exit 3")
+        expect(page.locator("#terminal-status")).to_have_text(
+            f"Ended: Container {name} stopped (exit code 3) and was removed (--rm).", timeout=30000
+        )
+        assert not client.containers.list(all=True, filters={"name": name})
+    finally:
+        for container in client.containers.list(all=True, filters={"name": name}):
+            container.remove(force=True)

@@ -57,6 +57,8 @@
     screen.classList.remove("ended");
     say("Connecting…");
     closeButton.hidden = false;
+    // in view: xterm.js paints nothing while it is scrolled out (an interactive run lands here)
+    root.querySelector(".terminal-bar").scrollIntoView({ block: "start" });
 
     ws.onmessage = (event) => {
       if (ws !== socket) return;
