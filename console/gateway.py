@@ -1215,6 +1215,23 @@ def terminal_resize(host, terminal, container, cols, rows):
         _container_call(host, container, lambda c: c.api.resize(container, height=rows, width=cols))
 
 
+# Sends SIGHUP to the processes whose environment carries WHARF_TERMINAL=<$1>, as a terminal
+# that goes away does (needs sh, tr and grep in the image; without them nothing happens).
+_HANGUP = ('for e in /proc/[0-9]*/environ; do if tr "\\0" "\\n" < "$e" 2>/dev/null | grep -qx "WHARF_TERMINAL=$1"; '
+           'then p=${e#/proc/}; kill -HUP "${p%/environ}" 2>/dev/null; fi; done')  # fmt: skip
+
+
+def exec_hangup(host, container, marker):
+    """Hang up the processes of a TTY exec whose browser went away: Docker keeps them
+    running (their terminal stays open) after the connection closes."""
+
+    def hangup(client):
+        exec_id = client.api.exec_create(container, ["sh", "-c", _HANGUP, "sh", marker], user="0")["Id"]
+        client.api.exec_start(exec_id)
+
+    _container_call(host, container, hangup)
+
+
 def exec_exit_code(host, exec_id):
     """The exit code of an exec that ended (None while it runs)."""
     found = call(host, lambda c: c.api.exec_inspect(exec_id))

@@ -8,6 +8,7 @@ writes the input (`write`, `resize`); `cancel()` from any thread ends both.
 """
 
 import re
+import secrets
 import shlex
 import threading
 import time
@@ -129,10 +130,11 @@ def terminal_host(actor, code, host_name, ref):
 class TerminalSession:
     """One open terminal (a long action whose entry stays open until `finish`)."""
 
-    def __init__(self, *, kind, host, target, action, progress, terminal, recorder, sig_proxy=False, exit_wait=None):
+    def __init__(self, *, kind, host, target, action, progress, terminal, recorder, sig_proxy=False, exit_wait=None,
+                 marker=""):  # fmt: skip
         self.kind, self.host, self.target = kind, host, target
         self.action, self.progress, self.terminal, self.recorder = action, progress, terminal, recorder
-        self.sig_proxy, self.exit_wait = sig_proxy, exit_wait
+        self.sig_proxy, self.exit_wait, self.marker = sig_proxy, exit_wait, marker
         self.bytes_out = self.bytes_in = 0
         self.exit_code = None
         self.started = time.monotonic()
@@ -202,10 +204,21 @@ class TerminalSession:
         self.terminal.close()
         if self.exit_wait is not None:
             self.exit_wait.close()
+        if self.marker and self.exit_code is None:
+            self._hang_up()
         self.progress.recording = self.recorder.close()
         exit_code = "" if self.exit_code is None else f"exit code {self.exit_code}; "
         text = f"{self.bytes_out} bytes out, {self.bytes_in} bytes in; {exit_code}{note}"
         complete(self.action, self.progress, self.bytes_out + self.bytes_in, text, failure)
+
+
+    def _hang_up(self):
+        """A TTY exec left by the browser: its processes get SIGHUP, as from a closed terminal."""
+        try:
+            if gateway.exec_exit_code(self.host, self.terminal.exec_id) is None:
+                gateway.exec_hangup(self.host, self.target.id, self.marker)
+        except WharfError:
+            pass  # the container is gone or stopped: so are its processes
 
 
 def _fail(error):
@@ -236,12 +249,16 @@ def open_exec(*, actor, host, ref, options):
     and raised (a hidden container looks missing)."""
     target = container_target(actor, host, ref, "container.exec")
     command = options.command or SHELL
+    # a TTY's processes are marked, so that they can be hung up when the browser goes
+    marker = secrets.token_hex(8) if options.tty else ""
+    environment = {**options.env, "WHARF_TERMINAL": marker} if marker else options.env
 
     def opener():
         return gateway.terminal_exec(host, target.id, name=target.name, command=command, user=options.user,
-                                     workdir=options.workdir, environment=options.env, tty=options.tty)  # fmt: skip
+                                     workdir=options.workdir, environment=environment, tty=options.tty)  # fmt: skip
 
-    session = _open(actor, host, target, "container.exec", options.audit_params(), "exec", opener, options)
+    session = _open(actor, host, target, "container.exec", options.audit_params(), "exec", opener, options,
+                    marker=marker)  # fmt: skip
     if options.tty:
         try:
             session.resize(options.cols, options.rows)
