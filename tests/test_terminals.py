@@ -350,6 +350,7 @@ def test_sig_proxy_sends_sigint_to_a_non_tty_process(hosts, admin_user, containe
 
     terminal = run_async(run())
     assert b"got-int" in terminal.output and terminal.end["exit_code"] == 9
+    assert "1 SIGINT sent (--sig-proxy)" in wait_for_entry("container.attach_input").error
 
 
 @LIVE

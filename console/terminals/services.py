@@ -12,6 +12,7 @@ import secrets
 import shlex
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -135,7 +136,7 @@ class TerminalSession:
         self.kind, self.host, self.target = kind, host, target
         self.action, self.progress, self.terminal, self.recorder = action, progress, terminal, recorder
         self.sig_proxy, self.exit_wait, self.marker = sig_proxy, exit_wait, marker
-        self.bytes_out = self.bytes_in = 0
+        self.bytes_out = self.bytes_in = self.signals = 0
         self.exit_code = None
         self.started = time.monotonic()
         self._finished = threading.Lock()
@@ -158,7 +159,9 @@ class TerminalSession:
         self.recorder.input(data)
         self.bytes_in += len(data)
         if self.sig_proxy and not self.tty and CTRL_C in data:
-            gateway.container_kill(self.host, self.target.id, "SIGINT", self.target.name)
+            with suppress(WharfError):  # stopped meanwhile: its end says so
+                gateway.container_kill(self.host, self.target.id, "SIGINT", self.target.name)
+                self.signals += 1
             data = data.replace(CTRL_C, b"")
         if data:
             self.terminal.write(data)
@@ -208,9 +211,9 @@ class TerminalSession:
             self._hang_up()
         self.progress.recording = self.recorder.close()
         exit_code = "" if self.exit_code is None else f"exit code {self.exit_code}; "
-        text = f"{self.bytes_out} bytes out, {self.bytes_in} bytes in; {exit_code}{note}"
+        signals = f"{self.signals} SIGINT sent (--sig-proxy); " if self.signals else ""
+        text = f"{self.bytes_out} bytes out, {self.bytes_in} bytes in; {signals}{exit_code}{note}"
         complete(self.action, self.progress, self.bytes_out + self.bytes_in, text, failure)
-
 
     def _hang_up(self):
         """A TTY exec left by the browser: its processes get SIGHUP, as from a closed terminal."""
