@@ -1,6 +1,6 @@
 """In a browser: a shell in a container through the Terminal tab (xterm.js): type and
-see the answer, paste 100 KB intact, and a container stopped from another tab ends the
-terminal with a notice."""
+see the answer, a page frozen in the background goes on, paste 100 KB intact, a container
+stopped from another tab ends the terminal with a notice; `run -i -t` from its first byte."""
 
 import hashlib
 import re
@@ -42,6 +42,17 @@ def test_a_shell_in_the_browser(page, hosts, admin_user, docker_env):
         type_line(page, "echo hello")
         rows = page.locator("#terminal-screen .xterm-rows > div")
         expect(rows.filter(has_text=re.compile(r"^hello\s*$"))).to_have_count(1)  # the answer, on a row of its own
+
+        # a page frozen in the background (as Chrome does with hidden tabs) takes up where it was
+        type_line(page, "sleep 1; echo back-again; touch /tmp/answered")
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
+        while container.exec_run(["test", "-f", "/tmp/answered"]).exit_code:
+            pass
+        cdp.send("Page.setWebLifecycleState", {"state": "active"})
+        expect(rows.filter(has_text=re.compile(r"^back-again\s*$"))).to_have_count(1)
+        type_line(page, "echo still-typing")
+        expect(rows.filter(has_text=re.compile(r"^still-typing\s*$"))).to_have_count(1)
 
         # 100 KB through the clipboard and the Paste button, read by the shell into a file
         text = "".join(f"{i:06d} {'abcdefghijklmnopqrstuvwxyz' * 3}\n" for i in range(1200))[: 100 * 1024]
