@@ -1187,7 +1187,7 @@ def terminal_attach(host, container, *, stdin, detach_keys=""):
     return _container_call(host, container, lambda _: attach(_client(host, streams=True)))
 
 
-def terminal_exec(host, container, *, command, user="", workdir="", environment=None, tty=True):
+def terminal_exec(host, container, *, command, user="", workdir="", environment=None, tty=True, name=""):
     """`docker exec -i [-t] [-u] [-w] [-e]`: a TerminalSocket on a new process."""
     _check_ref(host, container)
 
@@ -1200,10 +1200,10 @@ def terminal_exec(host, container, *, command, user="", workdir="", environment=
         return TerminalSocket(host, _hijacked(api, response), tty, exec_id)
 
     try:
-        return _container_call(host, container, lambda _: start(_client(host, streams=True)))
+        return _container_call(host, container, lambda _: start(_client(host, streams=True)), name)
     except DockerError as exc:
         if "executable file not found" in str(exc) or "no such file" in str(exc).lower():
-            raise DockerError(f"{command[0]} is not in container {container[:12]}: {exc}") from None
+            raise DockerError(f"{command[0]} is not in container {name or container[:12]}: {exc}") from None
         raise
 
 
@@ -1213,6 +1213,23 @@ def terminal_resize(host, terminal, container, cols, rows):
         call(host, lambda c: c.api.exec_resize(terminal.exec_id, height=rows, width=cols))
     else:
         _container_call(host, container, lambda c: c.api.resize(container, height=rows, width=cols))
+
+
+# Sends SIGHUP to the processes whose environment carries WHARF_TERMINAL=<$1>, as a terminal
+# that goes away does (needs sh, tr and grep in the image; without them nothing happens).
+_HANGUP = ('for e in /proc/[0-9]*/environ; do if tr "\\0" "\\n" < "$e" 2>/dev/null | grep -qx "WHARF_TERMINAL=$1"; '
+           'then p=${e#/proc/}; kill -HUP "${p%/environ}" 2>/dev/null; fi; done')  # fmt: skip
+
+
+def exec_hangup(host, container, marker):
+    """Hang up the processes of a TTY exec whose browser went away: Docker keeps them
+    running (their terminal stays open) after the connection closes."""
+
+    def hangup(client):
+        exec_id = client.api.exec_create(container, ["sh", "-c", _HANGUP, "sh", marker], user="0")["Id"]
+        client.api.exec_start(exec_id)
+
+    _container_call(host, container, hangup)
 
 
 def exec_exit_code(host, exec_id):
@@ -1234,9 +1251,10 @@ class ExitWait:
                                        params={"condition": "removed"}, stream=True, timeout=None)  # fmt: skip
             api._raise_for_status(self._response)
 
-    def code(self):
-        """The exit code (blocks until the container is removed), None if unknown."""
+    def code(self, timeout=30):
+        """The exit code once the container is removed (None if that takes over `timeout` s)."""
         try:
+            self._response.raw._fp.fp.raw._sock.settimeout(timeout)
             return (self._response.json() or {}).get("StatusCode")
         except Exception:  # noqa: BLE001 - the wait was cut: no code to tell
             return None

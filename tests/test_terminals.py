@@ -24,6 +24,7 @@ from tests.harness import TEST_IMAGE
 
 ORIGIN = b"http://127.0.0.1"
 LIVE = pytest.mark.django_db(transaction=True)  # the socket's threads have their own DB connections
+BOTH = pytest.mark.parametrize("host_name", ["unix-1", "tls-1"])  # a unix socket, TCP with mutual TLS
 
 
 @pytest.fixture
@@ -176,12 +177,14 @@ def test_exec_runs_a_command_and_shows_its_output_and_exit_code(hosts, admin_use
 
 
 @LIVE
-def test_exec_shell_echoes_what_is_typed_and_follows_a_resize(hosts, admin_user, container_on):
-    container = container_on(command=["sleep", "300"], tty=False, stdin=False)
+@BOTH
+def test_exec_shell_echoes_what_is_typed_and_follows_a_resize(hosts, admin_user, container_on, host_name):
+    container = container_on(host_name, command=["sleep", "300"], tty=False, stdin=False)
     cookie = cookie_for(admin_user)
 
     async def run():
-        terminal = await Terminal.open(path("exec", container.id, cols=100, rows=30, user="nobody", workdir="/tmp"), cookie)
+        url = path("exec", container.id, host_name, cols=100, rows=30, user="nobody", workdir="/tmp")
+        terminal = await Terminal.open(url, cookie)
         await terminal.type(b"stty size; id -un; pwd\r")
         await terminal.until(lambda t: b"30 100" in t.output and b"/tmp\r\n" in t.output)
         await terminal.resize(132, 43)
@@ -220,15 +223,16 @@ def test_bytes_pass_unchanged_both_ways_and_utf8_cut_between_frames_is_kept(host
 
 
 @LIVE
-def test_a_100_kb_paste_arrives_intact_and_in_order(hosts, admin_user, container_on):
-    container = container_on(command=["sleep", "300"], tty=False, stdin=False)
+@BOTH
+def test_a_100_kb_paste_arrives_intact_and_in_order(hosts, admin_user, container_on, host_name):
+    container = container_on(host_name, command=["sleep", "300"], tty=False, stdin=False)
     cookie = cookie_for(admin_user)
     # printable lines, as a paste is; the shell reads them into a file with stty -echo
     text = "".join(f"{i:06d} {'abcdefghijklmnopqrstuvwxyz' * 3}\n" for i in range(1200)).encode()[: 100 * 1024]
     text = text[: text.rindex(b"\n") + 1]
 
     async def run():
-        terminal = await Terminal.open(path("exec", container.id, cmd="sh%20-c%20'stty%20raw%20-echo;%20head%20-c%20" + str(len(text)) + "%20>/tmp/paste;%20sha256sum%20/tmp/paste'"), cookie)
+        terminal = await Terminal.open(path("exec", container.id, host_name, cmd="sh%20-c%20'stty%20raw%20-echo;%20head%20-c%20" + str(len(text)) + "%20>/tmp/paste;%20sha256sum%20/tmp/paste'"), cookie)
         await terminal.type(text)
         await terminal.ended()
         return terminal
@@ -346,6 +350,7 @@ def test_sig_proxy_sends_sigint_to_a_non_tty_process(hosts, admin_user, containe
 
     terminal = run_async(run())
     assert b"got-int" in terminal.output and terminal.end["exit_code"] == 9
+    assert "1 SIGINT sent (--sig-proxy)" in wait_for_entry("container.attach_input").error
 
 
 @LIVE
@@ -410,6 +415,18 @@ def test_refusals_close_before_accept_and_are_recorded(hosts, make_user, contain
 
 
 @LIVE
+def test_a_stopped_container_has_no_terminal_and_says_so(hosts, admin_user, container_on):
+    container = container_on(command=["true"])
+    container.wait(timeout=30)
+    cookie = cookie_for(admin_user)
+    for kind, code in (("exec", "container.exec"), ("attach", "container.attach_input")):
+        connected, closed_with = refused(path(kind, container.id), cookie)
+        assert not connected and closed_with == codes.HOST_FAILED
+        entry = AuditEntry.objects.filter(action=code).get()
+        assert entry.outcome == "failed" and f"{container.name} is not running" in entry.error, entry.error
+
+
+@LIVE
 def test_input_on_a_read_only_attach_is_refused_and_recorded(hosts, make_user, container_on):
     container = container_on(command=["cat"])
     watcher = cookie_for(make_user("watcher", role="Developer"))
@@ -447,7 +464,7 @@ def test_sessions_opened_and_dropped_leave_no_thread_socket_or_process_behind(ho
     cookie = cookie_for(admin_user)
 
     async def open_and_drop(count):
-        for url in (path("exec", container.id, cmd="cat", tty=0), path("attach", container.id)):
+        for url in (path("exec", container.id, cmd="cat", tty=0), path("exec", container.id), path("attach", container.id)):
             terminals = [await Terminal.open(url, cookie) for _ in range(count)]
             for terminal in terminals:
                 await terminal.socket.disconnect()
@@ -461,10 +478,10 @@ def test_sessions_opened_and_dropped_leave_no_thread_socket_or_process_behind(ho
         run_async(open_and_drop(20))
     _settle()
     gateway.forget(hosts["unix-1"])
-    assert AuditEntry.objects.filter(action__in=["container.exec", "container.attach_input"], outcome="succeeded").count() == 204
+    assert AuditEntry.objects.filter(action__in=["container.exec", "container.attach_input"], outcome="succeeded").count() == 306
     assert threading.active_count() <= threads
     assert _fds() <= fds, "sockets or files left open"
-    for _ in range(100):  # the exec'd processes see their stdin close and exit
+    for _ in range(100):  # `exec -i cat` sees its stdin close; a TTY shell is hung up
         if len(container.top()["Processes"]) <= processes:
             break
         time.sleep(0.1)

@@ -8,15 +8,18 @@ writes the input (`write`, `resize`); `cancel()` from any thread ends both.
 """
 
 import re
+import secrets
 import shlex
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 
 from console import gateway
-from console.actions import Target, authorize, long_action
+from console.actions import Target, authorize, long_action, perform
 from console.containers.services import container_start, container_target
-from console.errors import DockerNotFound, InvalidInput, WharfError
+from console.errors import DockerConflict, DockerNotFound, InvalidInput, WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
 from console.params import whole_number
@@ -128,11 +131,12 @@ def terminal_host(actor, code, host_name, ref):
 class TerminalSession:
     """One open terminal (a long action whose entry stays open until `finish`)."""
 
-    def __init__(self, *, kind, host, target, action, progress, terminal, recorder, sig_proxy=False, exit_wait=None):
+    def __init__(self, *, kind, host, target, action, progress, terminal, recorder, sig_proxy=False, exit_wait=None,
+                 marker=""):  # fmt: skip
         self.kind, self.host, self.target = kind, host, target
         self.action, self.progress, self.terminal, self.recorder = action, progress, terminal, recorder
-        self.sig_proxy, self.exit_wait = sig_proxy, exit_wait
-        self.bytes_out = self.bytes_in = 0
+        self.sig_proxy, self.exit_wait, self.marker = sig_proxy, exit_wait, marker
+        self.bytes_out = self.bytes_in = self.signals = 0
         self.exit_code = None
         self.started = time.monotonic()
         self._finished = threading.Lock()
@@ -155,7 +159,9 @@ class TerminalSession:
         self.recorder.input(data)
         self.bytes_in += len(data)
         if self.sig_proxy and not self.tty and CTRL_C in data:
-            gateway.container_kill(self.host, self.target.id, "SIGINT", self.target.name)
+            with suppress(WharfError):  # stopped meanwhile: its end says so
+                gateway.container_kill(self.host, self.target.id, "SIGINT", self.target.name)
+                self.signals += 1
             data = data.replace(CTRL_C, b"")
         if data:
             self.terminal.write(data)
@@ -201,10 +207,25 @@ class TerminalSession:
         self.terminal.close()
         if self.exit_wait is not None:
             self.exit_wait.close()
+        if self.marker and self.exit_code is None:
+            self._hang_up()
         self.progress.recording = self.recorder.close()
         exit_code = "" if self.exit_code is None else f"exit code {self.exit_code}; "
-        text = f"{self.bytes_out} bytes out, {self.bytes_in} bytes in; {exit_code}{note}"
+        signals = f"{self.signals} SIGINT sent (--sig-proxy); " if self.signals else ""
+        text = f"{self.bytes_out} bytes out, {self.bytes_in} bytes in; {signals}{exit_code}{note}"
         complete(self.action, self.progress, self.bytes_out + self.bytes_in, text, failure)
+
+    def _hang_up(self):
+        """A TTY exec left by the browser: its processes get SIGHUP, as from a closed terminal."""
+        try:
+            if gateway.exec_exit_code(self.host, self.terminal.exec_id) is None:
+                gateway.exec_hangup(self.host, self.target.id, self.marker)
+        except WharfError:
+            pass  # the container is gone or stopped: so are its processes
+
+
+def _fail(error):
+    raise error
 
 
 def _open(actor, host, target, code, params, kind, opener, options, **extra):
@@ -231,12 +252,16 @@ def open_exec(*, actor, host, ref, options):
     and raised (a hidden container looks missing)."""
     target = container_target(actor, host, ref, "container.exec")
     command = options.command or SHELL
+    # a TTY's processes are marked, so that they can be hung up when the browser goes
+    marker = secrets.token_hex(8) if options.tty else ""
+    environment = {**options.env, "WHARF_TERMINAL": marker} if marker else options.env
 
     def opener():
-        return gateway.terminal_exec(host, target.id, command=command, user=options.user,
-                                     workdir=options.workdir, environment=options.env, tty=options.tty)  # fmt: skip
+        return gateway.terminal_exec(host, target.id, name=target.name, command=command, user=options.user,
+                                     workdir=options.workdir, environment=environment, tty=options.tty)  # fmt: skip
 
-    session = _open(actor, host, target, "container.exec", options.audit_params(), "exec", opener, options)
+    session = _open(actor, host, target, "container.exec", options.audit_params(), "exec", opener, options,
+                    marker=marker)  # fmt: skip
     if options.tty:
         try:
             session.resize(options.cols, options.rows)
@@ -252,6 +277,12 @@ def open_attach(*, actor, host, ref, options):
     code = options.code
     target = container_target(actor, host, ref, code)
     attrs = gateway.container_inspect(host, target.id)
+    state = attrs.get("State") or {}
+    starting = options.start and state.get("Status") == "created"
+    if not state.get("Running") and not starting or state.get("Paused"):
+        # as the CLI says it: Docker itself would wait for a start that may never come
+        problem = DockerConflict(f"Container {target.name} is {'paused: unpause' if state.get('Paused') else 'not running: start'} it first.")
+        perform(actor, code, host=host, target=target, params=options.audit_params(), run=partial(_fail, problem))
     exit_wait = None
 
     def opener():
@@ -264,8 +295,7 @@ def open_attach(*, actor, host, ref, options):
     session = _open(actor, host, target, code, options.audit_params(), "attach", opener, options,
                     sig_proxy=options.sig_proxy and options.input)  # fmt: skip
     session.exit_wait = exit_wait
-    state = attrs.get("State") or {}
-    if options.start and state.get("Status") == "created":
+    if starting:
         try:
             container_start(actor=actor, host=host, ref=target.id, target=target)
         except WharfError as exc:

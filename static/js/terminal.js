@@ -57,6 +57,8 @@
     screen.classList.remove("ended");
     say("Connecting…");
     closeButton.hidden = false;
+    // in view: xterm.js paints nothing while it is scrolled out (an interactive run lands here)
+    root.querySelector(".terminal-bar").scrollIntoView({ block: "start" });
 
     ws.onmessage = (event) => {
       if (ws !== socket) return;
@@ -130,7 +132,9 @@
 
   for (const [id, kind] of [["exec-form", "exec"], ["attach-form", "attach"]]) {
     const form = document.getElementById(id);
-    if (form) form.addEventListener("submit", (event) => { event.preventDefault(); connect(kind, form); });
+    if (!form) continue;
+    form.addEventListener("submit", (event) => { event.preventDefault(); connect(kind, form); });
+    form.querySelector("button[type=submit]").disabled = false;
   }
   closeButton.addEventListener("click", () => { if (socket) socket.close(); say("Closed (detached)."); });
   document.getElementById("terminal-copy").addEventListener("click", () => {
