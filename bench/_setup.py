@@ -5,6 +5,7 @@ import http.client
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -118,3 +119,50 @@ def profile(client, url):
     stats = pstats.Stats(profiler)
     stats.sort_stats("cumulative").print_stats(30)
     stats.sort_stats("tottime").print_stats(20)
+
+
+def events_live(hosts, wait=30):
+    """Keep the hosts' events live, as an open list page does (console/streams/events.py),
+    until the event-fed state of each is read; returns a function that leaves."""
+    from console.streams import state
+    from console.streams.events import hub
+
+    subscriptions = [hub.join(host, lambda event: False) for host in hosts]
+    deadline = time.monotonic() + wait
+    while not all(state.live(h) for h in hosts):
+        assert time.monotonic() < deadline, "the hosts' state was not read in time"
+        time.sleep(0.05)
+    return lambda: [s.close() for s in subscriptions]
+
+
+# --- the console's server, as scripts/run starts it ---
+
+
+def serve(port):
+    """The console's server (console/server.py: daphne, bounded), as `scripts/run` starts
+    it, in a process of its own."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.server", "-b", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("daphne did not start")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -87,8 +87,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "console.middleware.ClientAddressMiddleware",
+    # async only: before the first sync-only middleware, so that under ASGI a request
+    # crosses from the event loop to the sync thread once, not three times
     "servestatic.middleware.ServeStaticMiddleware",
+    "console.middleware.ClientAddressMiddleware",
     "console.middleware.SecurityHeadersMiddleware",
     "console.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -141,11 +143,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             pass
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-if os.environ.get("REDIS_URL"):
+REDIS_URL = os.environ.get("REDIS_URL", "")  # also: events fan out across processes (console/streams/relay.py)
+if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+            "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
 else:
@@ -235,6 +238,8 @@ RECORD_INPUT = os.environ.get("WHARF_RECORD_INPUT") == "1"
 DOCKER_API_VERSION = os.environ.get("WHARF_DOCKER_API_VERSION", "1.41")
 DOCKER_TIMEOUT = float(os.environ.get("WHARF_DOCKER_TIMEOUT", "60"))
 HOST_STATUS_TIMEOUT = float(os.environ.get("WHARF_HOST_STATUS_TIMEOUT", "3"))
+# A host's events feed, and the state it keeps for the lists, stays this long after its last page left
+EVENTS_LINGER_SECONDS = float(os.environ.get("WHARF_EVENTS_LINGER", "30"))
 
 # Audit
 AUDIT_READS = os.environ.get("WHARF_AUDIT_READS") == "1"

@@ -38,14 +38,15 @@ from console.registries.models import Registry
 from console.streams import services as logs
 from console.streams import stats
 from console.streams.events import EventFilter, event_history
+from console.terminals import services as terminals
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
 from tests.test_image_changes import rootfs_tar
 
-# The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
     "host.view", "host.events", "container.view", "container.start", "container.stop", "container.restart",
     "container.top", "container.diff", "container.logs", "container.stats", "image.view",
+    "container.exec", "container.attach", "container.attach_input",
 }  # fmt: skip
 VIEWER = {
     "host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs",
@@ -260,6 +261,12 @@ INVOKE = {
     "container.export": lambda c: b"".join(files.container_export(actor=c.actor, host=c.host, container=c.target)),
     "container.logs": lambda c: _read_logs(c),
     "container.stats": lambda c: _read_stats(c),
+    "container.exec": lambda c: _terminal(terminals.open_exec(
+        actor=c.actor, host=c.host, ref=c.ref, options=terminals.ExecOptions(command=["true"]))),
+    "container.attach": lambda c: _terminal(terminals.open_attach(
+        actor=c.actor, host=c.host, ref=c.ref, options=terminals.AttachOptions(input=False)), drop=True),
+    "container.attach_input": lambda c: _terminal(terminals.open_attach(
+        actor=c.actor, host=c.host, ref=c.ref, options=terminals.AttachOptions(input=True)), drop=True),
 }
 
 
@@ -269,6 +276,8 @@ def _read_logs(case):
     session = logs.open_logs(actor=case.actor, host=case.host, ref=case.ref, options=options)
     lines = [line for batch, _ in session.batches() for line in batch]
     session.finish(len(lines), 0, "read")
+
+
 def _read_stats(case):
     """A container's stats as a websocket reads them (a long action: opened, completed)."""
     session = stats.open_container_stats(actor=case.actor, host=case.host, ref=case.ref)
@@ -277,11 +286,21 @@ def _read_stats(case):
     assert update["rows"][0]["id"] == case.ref
 
 
+def _terminal(session, drop=False):
+    """A terminal session read to its end, or dropped at once (a long action: opened, completed)."""
+    if drop:
+        session.cancel()
+    while session.read():
+        pass
+    session.finish(session.end_notice() if not drop else "closed")
+
+
 # The container state an action needs; "created" (cheapest) for the rest.
 STATE = {
     "container.stop": "running", "container.restart": "running", "container.kill": "running",
     "container.pause": "running", "container.top": "running", "container.unpause": "paused",
-    "container.prune": "exited",
+    "container.prune": "exited", "container.exec": "running", "container.attach": "running",
+    "container.attach_input": "running",
 }  # fmt: skip
 NO_CONTAINER = {"container.run", "container.run_privileged"}
 # Allowed, they reach Docker Hub, which the test daemons cannot: they fail past authorization.

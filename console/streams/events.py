@@ -2,7 +2,8 @@
 shared by every page that watches it (the hub), and the history the daemon still holds.
 
 - The hub starts a host's feed (one `docker events` stream, read in a thread of its own)
-  when its first subscriber comes and stops it when the last leaves.
+  when its first subscriber comes and stops it a while after the last leaves
+  (`EVENTS_LINGER_SECONDS`); the feed keeps the host's state for the lists (state.py).
 - Each subscriber has a bounded queue; the feed never waits for one. Events that find
   the queue full are counted, and the page is told "N events skipped" (it reloads).
 - A host that goes away: its subscribers get a notice, the feed retries, and once the
@@ -12,10 +13,12 @@ shared by every page that watches it (the hub), and the history the daemon still
   queued: a label-scoped user gets only the events of containers carrying their label,
   and no image/network/volume events; then the page's own filters.
 
-Fan-out is in this process (a console process serves the pages connected to it; with
-several processes each has its own feed per host: see README, "Live events").
+With `REDIS_URL`, one console process reads a host's events and the others get them
+through the Redis channel layer (console/streams/relay.py); without it, each process
+reads its own.
 """
 
+import json
 import logging
 import threading
 import time
@@ -24,13 +27,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+from django.conf import settings
+
 from console import gateway
 from console.actions import Target, allows, authorize, label_scope, long_action, perform
 from console.errors import WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
-from console.streams.lines import json_lines, parse_time
+from console.streams.lines import parse_time
+from console.streams.relay import relay_for
 from console.streams.services import complete, time_range
+from console.streams.state import HostState
 
 log = logging.getLogger("wharf.events")
 
@@ -135,8 +142,8 @@ class Notice:
 class Subscription:
     """One page's share of a feed: a bounded queue filled by the feed's thread."""
 
-    def __init__(self, feed, accept):
-        self.feed, self.accept = feed, accept
+    def __init__(self, hub, feed, accept):
+        self.hub, self.feed, self.accept = hub, feed, accept
         self.items, self.skipped, self.closed = deque(), 0, False
         self.ready = threading.Condition()
 
@@ -168,107 +175,195 @@ class Subscription:
         with self.ready:
             self.closed = True
             self.ready.notify_all()
-        hub.leave(self)
+        self.hub.leave(self)
 
 
 class Feed:
-    """The `docker events` stream of one host, read in a thread of its own."""
+    """The `docker events` stream of one host, read in a thread of its own (or, with
+    Redis, relayed from the console process that reads it)."""
 
     def __init__(self, host):
         self.host = host
         self.subscribers = []
+        self.left = None  # when the last subscriber left (time.monotonic()), while nobody is subscribed
+        self.timed = False  # a timer will look whether to stop it
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.stream = None
+        self.relay = None
+        self.state = HostState(host)  # what the host holds, for the lists (see state.py), while this process reads it
         # timeNano of the last event passed on; from the start, so that what happens while
         # the stream opens is not missed (a daemon's clock ahead or behind shifts this)
         self.last = time.time_ns()
+        self.down = False
+        self.streams_opened = 0  # daemon streams this feed has opened (tests, benchmarks)
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"events-{host.name}")
 
-    def _broadcast(self, item):
+    def _broadcast(self, item, relayed=False):
         with self.lock:
             subscribers = list(self.subscribers)
         for subscription in subscribers:
             subscription.offer(item)
+        if self.relay is not None and not relayed:
+            self.relay.send({"notice": item.text, "up": item.up} if isinstance(item, Notice) else item)
 
     def _run(self):
-        down = False
-        while not self.stopping.is_set():
-            since = f"{self.last // 10**9}.{self.last % 10**9:09d}"
-            try:
-                self.stream = gateway.host_event_stream(self.host, since=since)
-            except WharfError as exc:
-                if not down:
-                    self._broadcast(Notice(f"Host {self.host.name} went away ({exc}); waiting for it.", up=False))
-                down = True
-                self.stopping.wait(RETRY_SECONDS)
-                continue
-            if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
-                self.stream.close()
-                return
-            if down:
-                self._broadcast(Notice(f"Host {self.host.name} is back; its events go on from where they stopped.", up=True))
-                down = False
-            try:
-                self._read(self.stream)
-            except WharfError:
-                pass
-            except Exception:
-                log.exception("events of host %s", self.host.name)
-            finally:
-                self.stream.close()
-            if not self.stopping.is_set():
-                self._broadcast(Notice(f"Host {self.host.name} stopped sending events; reconnecting.", up=False))
-                down = True
-                self.stopping.wait(RETRY_SECONDS)
+        self.relay = relay_for(f"events.{self.host.pk}")
+        try:
+            while not self.stopping.is_set():
+                try:
+                    if self.relay is None or self.relay.lead() or self.relay.follow(self.stopping, self._relayed):
+                        self._lead()
+                except Exception:  # Redis unreachable: say so, and try again
+                    log.exception("the events relay of host %s", self.host.name)
+                    self.stopping.wait(RETRY_SECONDS)
+        finally:
+            if self.relay is not None:
+                self.relay.close()
+
+    def _relayed(self, item):
+        """An item of this feed read by another console process."""
+        if "notice" in item:
+            self._broadcast(Notice(item["notice"], item["up"]), relayed=True)
+        elif item["time"] > self.last:
+            self.last = item["time"]
+            self._broadcast(item, relayed=True)
+
+    def _lead(self):
+        """Read the daemon's events while this process may (always, without Redis)."""
+        term = threading.Event()  # this reading's end: the lease's keeper stops with it
+        if self.relay is not None:
+            threading.Thread(target=self.relay.keep, args=(term, self._lease_lost), daemon=True).start()
+        try:
+            while not self.stopping.is_set() and (self.relay is None or self.relay.leading):
+                self._read_once()
+        finally:
+            term.set()
+            if self.relay is not None:
+                self.relay.release()
+
+    def _lease_lost(self):
+        if self.stream is not None:
+            self.stream.cancel()
+
+    def _read_once(self):
+        since = f"{self.last // 10**9}.{self.last % 10**9:09d}"
+        try:
+            self.stream = gateway.host_event_stream(self.host, since=since)
+        except WharfError as exc:
+            if not self.down:
+                self._broadcast(Notice(f"Host {self.host.name} went away ({exc}); waiting for it.", up=False))
+            self.down = True
+            self.stopping.wait(RETRY_SECONDS)
+            return
+        self.streams_opened += 1
+        if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
+            self.stream.close()
+            return
+        if self.down:
+            self._broadcast(Notice(f"Host {self.host.name} is back; its events go on from where they stopped.", up=True))
+            self.down = False
+        try:
+            self._load_state()
+            self._read(self.stream)
+        except WharfError:
+            pass
+        except Exception:
+            log.exception("events of host %s", self.host.name)
+        finally:
+            self.state.lost()
+            self.stream.close()
+        if not self.stopping.is_set() and (self.relay is None or self.relay.leading):
+            self._broadcast(Notice(f"Host {self.host.name} stopped sending events; reconnecting.", up=False))
+            self.down = True
+            self.stopping.wait(RETRY_SECONDS)
+
+    def _load_state(self):
+        """Read the host's state in full, the stream being open (so nothing is missed)."""
+        try:
+            self.state.load()
+        except WharfError as exc:
+            log.info("host %s: state not read (%s); the lists ask the daemon", self.host.name, exc)
 
     def _read(self, stream):
-        for raw in json_lines(stream):
-            event = event_of(raw, self.host.name)
-            if event["time"] <= self.last:  # passed on before a resubscription
-                continue
-            self.last = event["time"]
-            self._broadcast(event)
+        rest = b""
+        while data := stream.read():
+            *lines, rest = (rest + data).split(b"\n")
+            events = []
+            for line in lines:
+                if not line.strip():
+                    continue
+                event = event_of(json.loads(line), self.host.name)
+                if event["time"] <= self.last:  # passed on before a resubscription
+                    continue
+                self.last = event["time"]
+                events.append(event)
+            self.state.apply(events)  # first: a page told of an event reads the new state
+            for event in events:
+                self._broadcast(event)
 
     def stop(self):
         self.stopping.set()
+        self.state.lost(closed=True)
         if self.stream is not None:
             self.stream.cancel()
 
 
 class Hub:
-    """The feeds of this process, by host: started by the first subscriber, stopped when
-    the last one leaves."""
+    """The feeds of this process, by host: started by the first subscriber, stopped
+    `EVENTS_LINGER_SECONDS` after the last one left (unless another came meanwhile), so
+    that going from page to page does not read a host's state in full each time."""
 
     def __init__(self):
         self.feeds = {}
         self.lock = threading.Lock()
 
     def join(self, host, accept, subscription=Subscription):
-        """A new `subscription(feed, accept)` to the host's feed (a Subscription queues
-        what `accept` keeps; another kind may pass it on instead)."""
+        """A new `subscription(hub, feed, accept)` to the host's feed (a Subscription
+        queues what `accept` keeps; another kind may pass it on instead)."""
         with self.lock:
             feed = self.feeds.get(host.pk)
             start = feed is None
             if start:
                 feed = self.feeds[host.pk] = Feed(host)
-            subscription = subscription(feed, accept)
+            subscription = subscription(self, feed, accept)
             with feed.lock:
                 feed.subscribers.append(subscription)
+                feed.left = None
         if start:
             feed.thread.start()
         return subscription
 
     def leave(self, subscription):
         feed = subscription.feed
+        with feed.lock:
+            if subscription in feed.subscribers:
+                feed.subscribers.remove(subscription)
+            if feed.subscribers:
+                return
+            feed.left = time.monotonic()
+            timed, feed.timed = feed.timed, True  # one timer at a time per feed
+        if not timed:
+            self._expire(feed)
+
+    def _expire(self, feed):
+        """Stop the feed once nobody has joined it for `EVENTS_LINGER_SECONDS` since it
+        was left; until then, look again when that time has come."""
         with self.lock:
             with feed.lock:
-                if subscription in feed.subscribers:
-                    feed.subscribers.remove(subscription)
-                last = not feed.subscribers
-            if last and self.feeds.get(feed.host.pk) is feed:
-                del self.feeds[feed.host.pk]
-        if last:
+                if feed.left is None:  # someone joined meanwhile
+                    feed.timed = False
+                    return
+                wait = feed.left + settings.EVENTS_LINGER_SECONDS - time.monotonic()
+                if wait <= 0:
+                    feed.timed = False
+                    if self.feeds.get(feed.host.pk) is feed:
+                        del self.feeds[feed.host.pk]
+        if wait > 0:
+            timer = threading.Timer(wait, self._expire, (feed,))
+            timer.daemon = True
+            timer.start()
+        else:
             feed.stop()
 
     def streams(self):
@@ -331,10 +426,15 @@ def event_history(*, actor, host, filters):
     def read():
         until = filters.until or parse_time("0s")
         stream = gateway.host_event_stream(host, since=filters.since or "0", until=until)
+        events, rest = [], b""
         try:
-            events = [event_of(raw, host.name) for raw in json_lines(stream)]
+            while data := stream.read():
+                *lines, rest = (rest + data).split(b"\n")
+                events += [event_of(json.loads(line), host.name) for line in lines if line.strip()]
         finally:
             stream.close()
+        if rest.strip():
+            events.append(event_of(json.loads(rest), host.name))
         kept = [e for e in events if visible(e) and filters.matches(e)]
         return kept[::-1][:HISTORY], len(kept) > HISTORY
 

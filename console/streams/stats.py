@@ -294,8 +294,8 @@ class _Starts(events.Subscription):
     """The host's events feed, passing the containers that start (and that the user may
     see) to a table; nothing is queued."""
 
-    def __init__(self, feed, accept, session):
-        super().__init__(feed, accept)
+    def __init__(self, hub, feed, accept, session):
+        super().__init__(hub, feed, accept)
         self.session = session
 
     def offer(self, item):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("hosts/<str:name>/containers/<str:ref>/logs/", views.logs, name="page"),
     path("hosts/<str:name>/containers/<str:ref>/logs/lines/", views.log_lines, name="lines"),
     path("hosts/<str:name>/containers/<str:ref>/logs/download/", views.log_download, name="download"),
+    path("logs/", views.merged_logs, name="merged"),
     path("hosts/<str:name>/containers/<str:ref>/stats/", views.stats, name="stats"),
     path("hosts/<str:name>/stats/", views.host_stats, name="host_stats"),
 ]
