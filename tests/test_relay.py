@@ -88,7 +88,7 @@ def test_two_processes_read_one_daemon_stream_and_hand_it_over(hosts, docker_env
     first = one.join(host, lambda e: e["type"] == "container")
     until(lambda: one.feeds[host.pk].streams_opened == 1)
     second = two.join(host, lambda e: e["type"] == "container")
-    until(lambda: two.feeds[host.pk].relay is not None and two.feeds[host.pk].relay.following)
+    until(lambda: two.feeds[host.pk].link is not None and two.feeds[host.pk].link.following)
     items_one, items_two = receiver(first), receiver(second)
     made = []
     try:
@@ -108,3 +108,39 @@ def test_two_processes_read_one_daemon_stream_and_hand_it_over(hosts, docker_env
         for ref in made:
             cli(docker_env, "unix-1", "rm", "-f", ref)
     until(lambda: not two.feeds)
+
+
+def latest_usage(watch, container_id, seconds=20):
+    """The next sample the watch gets for the container (its `next()` blocks)."""
+    got = queue.Queue()
+    threading.Thread(target=lambda: got.put(watch.next()), daemon=True).start()
+    try:
+        items = got.get(timeout=seconds)
+    except queue.Empty:
+        raise AssertionError(f"no sample within {seconds} s") from None
+    return items[container_id]
+
+
+def test_stats_are_read_once_and_relayed_then_taken_over(hosts, containers, with_redis):
+    from console.streams import stats
+    from console.streams.usage import Usage
+
+    host = hosts["unix-1"]
+    container = containers("unix-1")
+    one, two = stats.Hub(), stats.Hub()  # two console processes
+    first, second = stats.Watch(), stats.Watch()
+    one.join(host, container.id, first)
+    assert isinstance(latest_usage(first, container.id), Usage)
+    two.join(host, container.id, second)
+    feed_one, feed_two = one.feeds[(host.pk, container.id)], two.feeds[(host.pk, container.id)]
+    until(lambda: feed_two.link is not None and feed_two.link.following)
+    relayed = latest_usage(second, container.id)
+    assert isinstance(relayed, Usage) and relayed.id == container.id and relayed.name == container.name
+    assert feed_one.relay is not None and feed_two.relay is None  # one Engine stream: the first's
+
+    one.leave(host, container.id, first)  # the reading process's last page leaves
+    until(lambda: feed_two.relay is not None)  # the other reads it now
+    before = latest_usage(second, container.id).read
+    assert latest_usage(second, container.id).read > before
+    two.leave(host, container.id, second)
+    until(lambda: not feed_two.thread.is_alive())

@@ -35,7 +35,7 @@ from console.errors import WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
 from console.streams.lines import parse_time
-from console.streams.relay import relay_for
+from console.streams.relay import relay_for, run_feed
 from console.streams.services import complete, time_range
 from console.streams.state import HostState
 
@@ -190,7 +190,8 @@ class Feed:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.stream = None
-        self.relay = None
+        self.relay = None  # while this process reads the events, with Redis
+        self.link = None  # this feed's relay (with Redis): reading or following
         self.state = HostState(host)  # what the host holds, for the lists (see state.py), while this process reads it
         # timeNano of the last event passed on; from the start, so that what happens while
         # the stream opens is not missed (a daemon's clock ahead or behind shifts this)
@@ -208,18 +209,8 @@ class Feed:
             self.relay.send({"notice": item.text, "up": item.up} if isinstance(item, Notice) else item)
 
     def _run(self):
-        self.relay = relay_for(f"events.{self.host.pk}")
-        try:
-            while not self.stopping.is_set():
-                try:
-                    if self.relay is None or self.relay.lead() or self.relay.follow(self.stopping, self._relayed):
-                        self._lead()
-                except Exception:  # Redis unreachable: say so, and try again
-                    log.exception("the events relay of host %s", self.host.name)
-                    self.stopping.wait(RETRY_SECONDS)
-        finally:
-            if self.relay is not None:
-                self.relay.close()
+        self.link = relay_for(f"events.{self.host.pk}")
+        run_feed(self.link, self.stopping, self._lead, self._relayed, self._lease_lost)
 
     def _relayed(self, item):
         """An item of this feed read by another console process."""
@@ -229,18 +220,14 @@ class Feed:
             self.last = item["time"]
             self._broadcast(item, relayed=True)
 
-    def _lead(self):
+    def _lead(self, relay):
         """Read the daemon's events while this process may (always, without Redis)."""
-        term = threading.Event()  # this reading's end: the lease's keeper stops with it
-        if self.relay is not None:
-            threading.Thread(target=self.relay.keep, args=(term, self._lease_lost), daemon=True).start()
+        self.relay = relay
         try:
-            while not self.stopping.is_set() and (self.relay is None or self.relay.leading):
+            while not self.stopping.is_set() and (relay is None or relay.leading):
                 self._read_once()
         finally:
-            term.set()
-            if self.relay is not None:
-                self.relay.release()
+            self.relay = None
 
     def _lease_lost(self):
         if self.stream is not None:

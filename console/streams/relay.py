@@ -13,6 +13,7 @@ Without Redis (`relay_for` gives None) each process reads its own feeds.
 
 import asyncio
 import logging
+import threading
 import uuid
 
 from channels.layers import channel_layers
@@ -27,11 +28,45 @@ _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpi
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
+RETRY_SECONDS = 2  # after Redis failed
+
+
 def relay_for(name):
     """The relay of the feed `name` (e.g. "events.12"), or None without Redis."""
     if not settings.REDIS_URL:
         return None
     return Relay(name)
+
+
+def run_feed(relay, stopping, read, relayed, lost):
+    """The loop of a shared feed's thread, until `stopping` is set or `read` says the
+    feed is over (returns True). Without Redis (`relay` None): `read(None)`. With it: `read(relay)`
+    while this process holds the lease (it reads the daemon and `relay.send`s what it
+    passes on; it returns once `relay.leading` is False), else `relayed(item)` with
+    what the reading process sends. `lost()` ends a pending read when the lease is lost."""
+    if relay is None:
+        read(None)
+        return
+    try:
+        while not stopping.is_set():
+            try:
+                if (relay.lead() or relay.follow(stopping, relayed)) and _read_leading(relay, read, lost):
+                    return
+            except Exception:  # Redis unreachable: say so, and try again
+                log.exception("the relay of %s", relay.group)
+                stopping.wait(RETRY_SECONDS)
+    finally:
+        relay.close()
+
+
+def _read_leading(relay, read, lost):
+    term = threading.Event()  # this reading's end: the lease's keeper stops with it
+    threading.Thread(target=relay.keep, args=(term, lost), daemon=True, name=f"lease-{relay.group}").start()
+    try:
+        return read(relay)
+    finally:
+        term.set()
+        relay.release()
 
 
 class Relay:

@@ -16,11 +16,13 @@ leaves.
   see, then each container that starts (the host's shared events feed,
   console/streams/events.py, tells); a container that stops leaves the table.
 
-Fan-out is in this process, like the events' (see README, "Live events").
+With `REDIS_URL`, one console process reads a container's stats and the others get them
+through the Redis channel layer, as the events (console/streams/relay.py).
 """
 
 import logging
 import threading
+from dataclasses import asdict
 from functools import partial
 
 from console import gateway
@@ -31,8 +33,9 @@ from console.hosts.models import Host
 from console.hosts.services import host_for
 from console.streams import events
 from console.streams.lines import json_lines
+from console.streams.relay import relay_for, run_feed
 from console.streams.services import complete
-from console.streams.usage import usage_of
+from console.streams.usage import Usage, usage_of
 
 log = logging.getLogger("wharf.stats")
 
@@ -96,53 +99,88 @@ class Feed:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.stream = None
+        self.relay = None  # while this process reads the stream, with Redis
+        self.link = None  # this feed's relay (with Redis): reading or following
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"stats-{host.name}-{container_id[:12]}")
 
-    def _broadcast(self, item):
+    def _broadcast(self, item, relayed=False):
         with self.lock:
             self.latest = item
             watchers = list(self.watchers)
         for watch in watchers:
             watch.offer(self.container_id, item)
+        if self.relay is not None and not relayed:
+            self.relay.send({type(item).__name__: asdict(item) if isinstance(item, Usage) else item.text})
 
     def _run(self):
-        down = False
-        while not self.stopping.is_set():
-            try:
-                self.stream = gateway.container_stats_stream(self.host, self.container_id)
-            except DockerNotFound:
-                self._broadcast(Removed(f"The container was removed from host {self.host.name}."))
-                return
-            except WharfError as exc:
-                if not down:
-                    self._broadcast(Down(f"{exc}; trying again every {RETRY_SECONDS} s."))
-                down = True
-                self.stopping.wait(RETRY_SECONDS)
-                continue
-            if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
-                self.stream.close()
-                return
-            down, samples, idle = False, 0, 0
-            try:
-                for raw in json_lines(self.stream):
-                    samples += 1
-                    usage = usage_of(raw)
-                    self._broadcast(usage)
-                    # the Engine streams empty samples for a container removed as the
-                    # stream opened: a stopped one's existence is checked now and then
-                    idle = 0 if usage.running else idle + 1
-                    if idle % CHECK_STOPPED == 1 and self._removed():
-                        return
-            except WharfError:  # cut or silent: opened again below, unless the container is gone
-                pass
-            except Exception:
-                log.exception("stats of %s on host %s", self.container_id, self.host.name)
-            finally:
-                self.stream.close()
-            if self.stopping.is_set() or self._removed():
-                return
-            if not samples:  # an open that gives nothing: not again at once
-                self.stopping.wait(RETRY_SECONDS)
+        self.link = relay_for(f"stats.{self.host.pk}.{self.container_id}")
+        run_feed(self.link, self.stopping, self._lead, self._relayed, self._lease_lost)
+
+    def _relayed(self, item):
+        """An item of this feed read by another console process."""
+        if "Usage" in item:
+            self._broadcast(Usage(**item["Usage"]), relayed=True)
+        elif "Down" in item:
+            self._broadcast(Down(item["Down"]), relayed=True)
+        else:
+            self._broadcast(Removed(item["Removed"]), relayed=True)
+            self.stopping.set()  # the reading process has ended its feed: so does this one
+
+    def _lease_lost(self):
+        if self.stream is not None:
+            self.stream.cancel()
+
+    def _lead(self, relay):
+        """Read the Engine's stream while this process may (always, without Redis); True
+        once the container is gone."""
+        self.relay, down = relay, False
+        try:
+            while not self.stopping.is_set() and (relay is None or relay.leading):
+                try:
+                    self.stream = gateway.container_stats_stream(self.host, self.container_id)
+                except DockerNotFound:
+                    self._broadcast(Removed(f"The container was removed from host {self.host.name}."))
+                    return True
+                except WharfError as exc:
+                    if not down:
+                        self._broadcast(Down(f"{exc}; trying again every {RETRY_SECONDS} s."))
+                    down = True
+                    self.stopping.wait(RETRY_SECONDS)
+                    continue
+                down = False
+                if self._read(self.stream):
+                    return True
+        finally:
+            self.relay = None
+        return False
+
+    def _read(self, stream):
+        """Pass the stream's samples on until it ends; True once the container is gone."""
+        if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
+            stream.close()
+            return True
+        samples, idle = 0, 0
+        try:
+            for raw in json_lines(stream):
+                samples += 1
+                usage = usage_of(raw)
+                self._broadcast(usage)
+                # the Engine streams empty samples for a container removed as the
+                # stream opened: a stopped one's existence is checked now and then
+                idle = 0 if usage.running else idle + 1
+                if idle % CHECK_STOPPED == 1 and self._removed():
+                    return True
+        except WharfError:  # cut or silent: opened again, unless the container is gone
+            pass
+        except Exception:
+            log.exception("stats of %s on host %s", self.container_id, self.host.name)
+        finally:
+            stream.close()
+        if self.stopping.is_set() or self._removed():
+            return True
+        if not samples:  # an open that gives nothing: not again at once
+            self.stopping.wait(RETRY_SECONDS)
+        return False
 
     def _removed(self):
         """Says so if the container no longer exists (a daemon may miss a stream's end)."""
