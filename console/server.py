@@ -276,9 +276,17 @@ class WharfCommandLine(CommandLineInterface):
     server_class = WharfServer
 
 
+# A websocket is accepted once its session is open (authorized, recorded, the container
+# found); daphne's 5 s default drops sockets when many open at once on a busy machine.
+CONNECT_TIMEOUT = ["--websocket_connect_timeout", "20"]
+
+
 def main(argv=None):
     """daphne's command line (-b, -p, -u, -e, ...), serving the console."""
-    WharfCommandLine().run([*(sys.argv[1:] if argv is None else argv), APPLICATION])
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not any(a.startswith("--websocket_connect_timeout") for a in args):
+        args = CONNECT_TIMEOUT + args
+    WharfCommandLine().run([*args, APPLICATION])
 
 
 if __name__ == "__main__":

@@ -186,3 +186,13 @@ def test_manage_py_revoke_keeps_the_last_administrator_too(admin_user):
         call_command("revoke", "admin", "Admin")
     assert Grant.objects.filter(user=admin_user).exists()
     assert AuditEntry.objects.get(action="grant.delete").outcome == "denied"
+
+
+def test_the_user_list_offers_edit_and_delete_only_within_reach(client, manager, make_user, admin_user):
+    make_user("newcomer")
+    client.force_login(manager)
+    html = client.get("/access/users/").content.decode()
+    row = {name: html.split(f'data-user="{name}"')[1].split("</tr>")[0] for name in ("admin", "newcomer")}
+    assert f"/access/users/{admin_user.pk}/delete/" not in row["admin"] and "not yours to change" in row["admin"]
+    newcomer = User.objects.get(username="newcomer")
+    assert f"/access/users/{newcomer.pk}/delete/" in row["newcomer"] and "not yours to change" not in row["newcomer"]

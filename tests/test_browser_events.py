@@ -51,3 +51,15 @@ def test_the_container_page_follows_a_cli_stop(page, hosts, admin_user, docker_e
     expect(page.locator(".state")).to_have_text("exited", timeout=30000)
     expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible()
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_the_container_page_says_when_the_container_is_removed(page, hosts, admin_user, docker_env, containers):
+    container = containers("unix-1")
+    login(page, "admin")
+    page.goto(f"/hosts/unix-1/containers/{container.id}/")
+    expect(page.locator("#container-head")).to_have_attribute("data-connected", "1")
+    cli(docker_env, "unix-1", "stop", "-t", "0", container.id)
+    expect(page.locator(".state")).to_have_text("exited", timeout=30000)  # the head was re-fetched once
+    cli(docker_env, "unix-1", "rm", container.id)
+    expect(page.locator("#live-status")).to_contain_text("This container was removed from unix-1", timeout=30000)
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_disabled()

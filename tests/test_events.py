@@ -113,7 +113,7 @@ def test_refusals_close_before_accept_and_are_recorded(hosts, make_user):
 
 def test_a_slow_subscriber_is_told_how_many_events_it_missed():
     feed = events.Feed.__new__(events.Feed)
-    subscription = events.Subscription(feed, accept=lambda e: e["type"] == "container")
+    subscription = events.Subscription(events.hub, feed, accept=lambda e: e["type"] == "container")
     for n in range(events.QUEUE + 7):
         subscription.offer({"type": "container", "n": n})
         subscription.offer({"type": "image", "n": n})  # filtered out: never queued nor counted

@@ -420,3 +420,9 @@ def _settle():
             return
         time.sleep(0.05)
     raise AssertionError("stream threads still running")
+
+
+def test_short_frames_without_timestamps_at_the_end_of_a_read():
+    reader = LineReader(tty=False)
+    assert reader.feed(frame(1, b"x\n")) == [("", False, "x")]
+    assert reader.feed(frame(2, b"2024-05-01T10:00:00.123456789Z\n")) == [("", True, "2024-05-01T10:00:00.123456789Z")]

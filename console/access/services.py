@@ -396,14 +396,16 @@ def grants():
     )
 
 
-def users_with_grants():
-    """Users, each with `direct` grants and `via_groups` grants (of their groups)."""
+def users_with_grants(actor):
+    """Users, each with `direct` grants and `via_groups` grants (of their groups), and
+    `in_reach`: whether the actor's own power covers theirs (who they may change)."""
     users = list(User.objects.order_by("username").prefetch_related("groups"))
     rows = list(grants())
     for user in users:
         group_ids = {g.pk for g in user.groups.all()}
         user.direct = [g for g in rows if g.user_id == user.pk]
         user.via_groups = [g for g in rows if g.group_id in group_ids]
+        user.in_reach = actor.system or not policy.outranks(user, actor.user)
     return users
 
 

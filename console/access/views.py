@@ -55,7 +55,7 @@ def user_list(request):
     _gate(request, "access.view")
     return render(
         request, "access/users.html",
-        {"users": services.users_with_grants(), "can_manage": may(request, "user.update")},
+        {"users": services.users_with_grants(request.actor), "can_manage": may(request, "user.update")},
     )  # fmt: skip
 
 

@@ -12,8 +12,9 @@ shared by every page that watches it (the hub), and the history the daemon still
   queued: a label-scoped user gets only the events of containers carrying their label,
   and no image/network/volume events; then the page's own filters.
 
-Fan-out is in this process (a console process serves the pages connected to it; with
-several processes each has its own feed per host: see README, "Live events").
+With `REDIS_URL`, one console process reads a host's events and the others get them
+through the Redis channel layer (console/streams/relay.py); without it, each process
+reads its own.
 """
 
 import json
@@ -31,6 +32,7 @@ from console.errors import WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
 from console.streams.lines import parse_time
+from console.streams.relay import relay_for
 from console.streams.services import complete, time_range
 
 log = logging.getLogger("wharf.events")
@@ -136,8 +138,8 @@ class Notice:
 class Subscription:
     """One page's share of a feed: a bounded queue filled by the feed's thread."""
 
-    def __init__(self, feed, accept):
-        self.feed, self.accept = feed, accept
+    def __init__(self, hub, feed, accept):
+        self.hub, self.feed, self.accept = hub, feed, accept
         self.items, self.skipped, self.closed = deque(), 0, False
         self.ready = threading.Condition()
 
@@ -169,11 +171,12 @@ class Subscription:
         with self.ready:
             self.closed = True
             self.ready.notify_all()
-        hub.leave(self)
+        self.hub.leave(self)
 
 
 class Feed:
-    """The `docker events` stream of one host, read in a thread of its own."""
+    """The `docker events` stream of one host, read in a thread of its own (or, with
+    Redis, relayed from the console process that reads it)."""
 
     def __init__(self, host):
         self.host = host
@@ -181,47 +184,90 @@ class Feed:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.stream = None
+        self.relay = None
         # timeNano of the last event passed on; from the start, so that what happens while
         # the stream opens is not missed (a daemon's clock ahead or behind shifts this)
         self.last = time.time_ns()
+        self.down = False
+        self.streams_opened = 0  # daemon streams this feed has opened (tests, benchmarks)
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"events-{host.name}")
 
-    def _broadcast(self, item):
+    def _broadcast(self, item, relayed=False):
         with self.lock:
             subscribers = list(self.subscribers)
         for subscription in subscribers:
             subscription.offer(item)
+        if self.relay is not None and not relayed:
+            self.relay.send({"notice": item.text, "up": item.up} if isinstance(item, Notice) else item)
 
     def _run(self):
-        down = False
-        while not self.stopping.is_set():
-            since = f"{self.last // 10**9}.{self.last % 10**9:09d}"
-            try:
-                self.stream = gateway.host_event_stream(self.host, since=since)
-            except WharfError as exc:
-                if not down:
-                    self._broadcast(Notice(f"Host {self.host.name} went away ({exc}); waiting for it.", up=False))
-                down = True
-                self.stopping.wait(RETRY_SECONDS)
-                continue
-            if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
-                self.stream.close()
-                return
-            if down:
-                self._broadcast(Notice(f"Host {self.host.name} is back; its events go on from where they stopped.", up=True))
-                down = False
-            try:
-                self._read(self.stream)
-            except WharfError:
-                pass
-            except Exception:
-                log.exception("events of host %s", self.host.name)
-            finally:
-                self.stream.close()
-            if not self.stopping.is_set():
-                self._broadcast(Notice(f"Host {self.host.name} stopped sending events; reconnecting.", up=False))
-                down = True
-                self.stopping.wait(RETRY_SECONDS)
+        self.relay = relay_for(f"events.{self.host.pk}")
+        try:
+            while not self.stopping.is_set():
+                try:
+                    if self.relay is None or self.relay.lead() or self.relay.follow(self.stopping, self._relayed):
+                        self._lead()
+                except Exception:  # Redis unreachable: say so, and try again
+                    log.exception("the events relay of host %s", self.host.name)
+                    self.stopping.wait(RETRY_SECONDS)
+        finally:
+            if self.relay is not None:
+                self.relay.close()
+
+    def _relayed(self, item):
+        """An item of this feed read by another console process."""
+        if "notice" in item:
+            self._broadcast(Notice(item["notice"], item["up"]), relayed=True)
+        elif item["time"] > self.last:
+            self.last = item["time"]
+            self._broadcast(item, relayed=True)
+
+    def _lead(self):
+        """Read the daemon's events while this process may (always, without Redis)."""
+        term = threading.Event()  # this reading's end: the lease's keeper stops with it
+        if self.relay is not None:
+            threading.Thread(target=self.relay.keep, args=(term, self._lease_lost), daemon=True).start()
+        try:
+            while not self.stopping.is_set() and (self.relay is None or self.relay.leading):
+                self._read_once()
+        finally:
+            term.set()
+            if self.relay is not None:
+                self.relay.release()
+
+    def _lease_lost(self):
+        if self.stream is not None:
+            self.stream.cancel()
+
+    def _read_once(self):
+        since = f"{self.last // 10**9}.{self.last % 10**9:09d}"
+        try:
+            self.stream = gateway.host_event_stream(self.host, since=since)
+        except WharfError as exc:
+            if not self.down:
+                self._broadcast(Notice(f"Host {self.host.name} went away ({exc}); waiting for it.", up=False))
+            self.down = True
+            self.stopping.wait(RETRY_SECONDS)
+            return
+        self.streams_opened += 1
+        if self.stopping.is_set():  # stopped while it opened: `stop()` missed this stream
+            self.stream.close()
+            return
+        if self.down:
+            self._broadcast(Notice(f"Host {self.host.name} is back; its events go on from where they stopped.", up=True))
+            self.down = False
+        try:
+            self._read(self.stream)
+        except WharfError:
+            pass
+        except Exception:
+            log.exception("events of host %s", self.host.name)
+        finally:
+            self.stream.close()
+        if not self.stopping.is_set() and (self.relay is None or self.relay.leading):
+            self._broadcast(Notice(f"Host {self.host.name} stopped sending events; reconnecting.", up=False))
+            self.down = True
+            self.stopping.wait(RETRY_SECONDS)
 
     def _read(self, stream):
         rest = b""
@@ -256,7 +302,7 @@ class Hub:
             start = feed is None
             if start:
                 feed = self.feeds[host.pk] = Feed(host)
-            subscription = Subscription(feed, accept)
+            subscription = Subscription(self, feed, accept)
             with feed.lock:
                 feed.subscribers.append(subscription)
         if start:

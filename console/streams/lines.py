@@ -38,6 +38,7 @@ class LineReader:
             return lines
         buffer = self.pending + data if self.pending else data
         end, position, unpack, partial = len(buffer), 0, HEADER.unpack_from, self.partial
+        append, find = lines.append, buffer.find
         while end - position >= 8:
             stream, size = unpack(buffer, position)
             start = position + 8
@@ -45,19 +46,17 @@ class LineReader:
             if position > end:
                 position = start - 8
                 break
-            stream = STDERR if stream == STDERR else 1
-            # The usual frame: one whole line with its timestamp. Done inline: this loop
-            # runs for every line of the log.
+            err = stream == STDERR
+            # The usual frame: one whole line with its timestamp. Done inline, with one
+            # decode (the timestamp is ASCII): this loop runs for every line of the log.
             if (
-                not partial[stream] and buffer[position - 1] == 10 and buffer[start + STAMP] == 32
-                and buffer.find(b"\n", start, position - 1) < 0
+                size > STAMP and not partial[STDERR if err else 1] and buffer[position - 1] == 10 and buffer[start + STAMP] == 32
+                and 48 <= buffer[start] <= 57 and find(b"\n", start, position - 1) < 0
             ):  # fmt: skip
-                lines.append((
-                    buffer[start : start + STAMP].decode("ascii", "replace"), stream == STDERR,
-                    buffer[start + STAMP + 1 : position - 1].decode("utf-8", "replace"),
-                ))  # fmt: skip
+                text = buffer[start : position - 1].decode("utf-8", "replace")
+                append((text[:STAMP], err, text[STAMP + 1 :]))
             else:
-                self._lines(stream, buffer[start:position], lines)
+                self._lines(STDERR if err else 1, buffer[start:position], lines)
         self.pending = buffer[position:]
         return lines
 

@@ -11,8 +11,8 @@ from contextlib import closing
 from dataclasses import asdict, dataclass
 
 from console import gateway
-from console.actions import Target, authorize, long_action, perform
-from console.containers.services import container_target
+from console.actions import Target, allows, authorize, long_action, perform, visible_hosts
+from console.containers.services import ContainerQuery, container_list, container_target
 from console.errors import InvalidInput, WharfError
 from console.hosts.models import Host
 from console.hosts.services import host_for
@@ -218,3 +218,57 @@ def log_download(*, actor, host, target, options, timestamps):
     chunks = body()
     next(chunks)
     return chunks
+
+
+# --- several containers at once ------------------------------------------------------------
+
+MAX_SOURCES = 50  # containers one merged view follows
+
+
+@dataclass
+class Source:
+    """One container of a merged log view, and the socket that streams it."""
+
+    host: str
+    id: str
+    name: str
+
+    @property
+    def socket_path(self):
+        return f"/ws/hosts/{self.host}/containers/{self.id}/logs/"
+
+
+def merged_sources(*, actor, picks=(), label=""):
+    """The containers whose logs a merged view follows: `picks` ("host/container", from a
+    list's selection) and every container carrying `label` ("key" or "key=value") on the
+    hosts the actor may see. Only those the actor may read the logs of; (sources,
+    notices). A pick the actor may not see is told like a missing one."""
+    sources, notices = [], []
+    for pick in dict.fromkeys(picks):  # in order, once each
+        host_name, _, ref = pick.partition("/")
+        try:
+            host = host_for(actor, host_name)
+            target = container_target(actor, host, ref, "container.logs")
+            authorize(actor, "container.logs", host=host, target=target)
+        except WharfError as exc:
+            notices.append(f"{pick}: {exc}")
+            continue
+        sources.append(Source(host.name, target.id, target.name))
+    if label:
+        sources += _labelled(actor, label, notices)
+    if len(sources) > MAX_SOURCES:
+        notices.append(f"Only the first {MAX_SOURCES} of {len(sources)} containers are followed.")
+    return list({(s.host, s.id): s for s in sources}.values())[:MAX_SOURCES], notices
+
+
+def _labelled(actor, label, notices):
+    if not label.partition("=")[0].strip():
+        raise InvalidInput("A label is key or key=value.", field="label")
+    query = ContainerQuery(all=True, label=label.strip(), sort="name")
+    listing = container_list(actor=actor, hosts=visible_hosts(actor.user), query=query)
+    notices += [f"{host.name}: {error}" for host, error in listing.notices]
+    return [
+        Source(row.host.name, row.id, row.name)
+        for row in listing.rows
+        if allows(actor, "container.logs", row.host, Target(row.id, row.name, row.labels))
+    ]

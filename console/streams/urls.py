@@ -7,4 +7,5 @@ urlpatterns = [
     path("hosts/<str:name>/containers/<str:ref>/logs/", views.logs, name="page"),
     path("hosts/<str:name>/containers/<str:ref>/logs/lines/", views.log_lines, name="lines"),
     path("hosts/<str:name>/containers/<str:ref>/logs/download/", views.log_download, name="download"),
+    path("logs/", views.merged_logs, name="merged"),
 ]

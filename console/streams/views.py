@@ -5,6 +5,7 @@ lines skipped for a slow page) and the download. The live lines come over the we
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.http import require_safe
 
 from console.actions import require
 from console.containers.services import container_detail, container_target
@@ -55,3 +56,21 @@ def log_download(request, host, ref):
     target = container_target(actor, host, ref, "container.logs")
     chunks = services.log_download(actor=actor, host=host, target=target, options=options, timestamps=timestamps)
     return download_response(request, chunks, f"{target.name}.log", "text/plain; charset=utf-8")
+
+
+@require_safe
+def merged_logs(request):
+    """Several containers' logs in one live view: those picked in a list (?c=host/id,
+    repeated) and those carrying a label (?label=key or key=value) on every host."""
+    actor = request.actor
+    label = (request.GET.get("label") or "").strip()[:200]
+    tail = (request.GET.get("tail") or "100").strip()[:16]
+    errors, sources, notices = {}, [], []
+    try:
+        services.LogOptions.from_params({"tail": tail})
+        sources, notices = services.merged_sources(actor=actor, picks=request.GET.getlist("c")[:200], label=label)
+    except InvalidInput as exc:
+        errors[exc.field] = str(exc)
+    context = {"sources": sources, "notices": notices, "label": label, "tail": tail, "errors": errors,
+               "picked": request.GET.getlist("c")[:200]}  # fmt: skip
+    return render(request, "streams/merged_logs.html", context)

@@ -12,9 +12,9 @@
   const root = table || live;
   if (!root || !root.dataset.sockets && !root.dataset.liveEvents) return;
   const paths = (table ? root.dataset.sockets : root.dataset.liveEvents).split(" ").filter(Boolean);
-  const statusText = document.getElementById(table ? "event-status" : "live-status");
-
   function say(text) {
+    // looked up each time: a live refresh replaces the element that holds it
+    const statusText = document.getElementById(table ? "event-status" : "live-status");
     if (statusText) statusText.textContent = text;
   }
 
@@ -53,6 +53,16 @@
     }, 200);
   }
 
+  // a container page whose container is removed says so, instead of re-fetching a 404
+  let gone = false;
+  function removed(e, socket) {
+    gone = true;
+    clearTimeout(refreshTimer);
+    say(live.dataset.removed + " (" + e.at + ").");
+    document.querySelectorAll(".container-actions button").forEach(function (b) { b.disabled = true; });
+    socket.close();
+  }
+
   function open(path, attempt) {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + location.host + path);
@@ -65,6 +75,7 @@
       const m = JSON.parse(message.data);
       if (m.t === "event") {
         if (table) addRow(m);
+        else if (m.type === "container" && m.action === "destroy" && live.dataset.removed) removed(m, socket);
         else if (m.type === "container" && CHANGES.has(m.action.split(":")[0])) refresh();
       } else if (m.t === "notice") {
         say(m.text);
@@ -74,7 +85,7 @@
       }
     };
     socket.onclose = function (event) {
-      if (event.code === 4401 || event.code === 4403 || event.code === 4404) return; // refused
+      if (gone || event.code === 4401 || event.code === 4403 || event.code === 4404) return; // refused
       say("Disconnected from the events; reconnecting…");
       setTimeout(function () { open(path, attempt + 1); }, Math.min(30000, 1000 * 2 ** attempt));
     };

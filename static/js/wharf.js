@@ -5,6 +5,13 @@ document.addEventListener("click", (event) => {
     event.preventDefault();
     history.back();
   }
+  // "Follow logs of selected": the merged log view of the ticked rows (?c=host/id ...)
+  const follow = event.target.closest("[data-follow-selected]");
+  if (follow) {
+    const picked = Array.from(follow.form.querySelectorAll("input[name=c]:checked"), (box) => ["c", box.value]);
+    if (picked.length) window.location.href = follow.dataset.followSelected + "?" + new URLSearchParams(picked);
+    else follow.nextElementSibling.hidden = false;
+  }
 });
 document.addEventListener("change", (event) => {
   const all = event.target.closest("[data-select-all]");
