@@ -121,6 +121,20 @@ def profile(client, url):
     stats.sort_stats("tottime").print_stats(20)
 
 
+def events_live(hosts, wait=30):
+    """Keep the hosts' events live, as an open list page does (console/streams/events.py),
+    until the event-fed state of each is read; returns a function that leaves."""
+    from console.streams import state
+    from console.streams.events import hub
+
+    subscriptions = [hub.join(host, lambda event: False) for host in hosts]
+    deadline = time.monotonic() + wait
+    while not all(state.live(h) for h in hosts):
+        assert time.monotonic() < deadline, "the hosts' state was not read in time"
+        time.sleep(0.05)
+    return lambda: [s.close() for s in subscriptions]
+
+
 # --- the console's server, as scripts/run starts it ---
 
 

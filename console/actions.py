@@ -160,12 +160,14 @@ class Progress:
 
     size: int = 0
     note: str = ""
+    recording: object = None  # a terminals.recording.Recording, kept with the audit entry
 
 
 @contextmanager
 def long_action(actor, code, *, host=None, target=None, params=None):
     """A long action (a download, a terminal session): its entry is written when it
-    starts and completed with outcome, duration and size when the block ends."""
+    starts and completed with outcome, duration and size when the block ends (with the
+    session's recording, when the block put one in `progress.recording`)."""
     action = REGISTRY[code]
     target = target or Target()
     entry = dict(actor=actor, action=action, host=host, target=target, params=params or {})
@@ -173,16 +175,19 @@ def long_action(actor, code, *, host=None, target=None, params=None):
     row = chain.append(**_row(entry), outcome=chain.STARTED)
     progress = Progress()
     started = time.monotonic()
+
+    def end(outcome, note):
+        chain.complete(row, outcome, note, _ms(started), progress.size, progress.recording)
+
     try:
         yield progress
     except WharfError as exc:
-        chain.complete(row, chain.FAILED, str(exc), _ms(started), progress.size)
+        end(chain.FAILED, str(exc))
         raise
     except BaseException as exc:
-        reason = "cancelled" if isinstance(exc, GeneratorExit) else "interrupted"
-        chain.complete(row, chain.FAILED, progress.note or reason, _ms(started), progress.size)
+        end(chain.FAILED, progress.note or ("cancelled" if isinstance(exc, GeneratorExit) else "interrupted"))
         raise
-    chain.complete(row, chain.SUCCEEDED, progress.note, _ms(started), progress.size)
+    end(chain.SUCCEEDED, progress.note)
 
 
 def record_event(actor, code, *, params=None, error=""):

@@ -46,7 +46,9 @@ declare("role.delete", "delete roles", "role", scope="global")
 declare("grant.create", "grant roles", "grant", scope="global")
 declare("grant.delete", "revoke roles", "grant", scope="global")
 declare("access.view", "see users, roles and grants", "user", scope="global", read=True)
-declare("audit.view", "see the audit trail", "audit", scope="global", read=True)
+# Reading a terminal session's recording (replay, download) is a long action (always
+# recorded, like an export); a page of the trail, a read.
+declare("audit.view", "see the audit trail", "audit", scope="global", read=True, long=True)
 declare("audit.export", "export the audit trail", "audit", scope="global", long=True)
 declare("audit.purge", "purge old audit entries", "audit", scope="global")
 # Per-host reads
@@ -96,6 +98,11 @@ declare("container.files", "browse the files of containers", "container", read=T
 declare("container.download", "download files from containers", "container", long=True)
 declare("container.upload", "upload files into containers", "container", long=True)
 declare("container.export", "export containers", "container", long=True)
+# Terminals: a session is a long action, recorded when it opens and completed when it ends
+declare("container.exec", "open a terminal in containers (exec)", "container", long=True)
+declare("container.attach", "watch the main process of containers (attach)", "container", long=True)
+declare("container.attach_input", "type into the main process of containers (attach)", "container",
+        long=True, requires=("container.attach",))  # fmt: skip
 # Sessions (recorded, not authorized)
 declare("auth.login", "log in", "session", scope="global", event=True)
 declare("auth.logout", "log out", "session", scope="global", event=True)

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+import select
 import shutil
 import socket
 import ssl
@@ -1070,3 +1071,198 @@ def host_event_stream(host, *, since="", until=""):
 
     with translated(host):
         return open_stream(_client(host, streams=True))
+
+
+# --- terminals (attach, exec) ----------------------------------------------------------
+
+
+class TerminalSocket:
+    """A hijacked attach or exec connection, used by two threads: one `read()`s (the
+    buffered reader first: bytes may have come with Docker's answer), one `write()`s
+    straight to the raw socket (docker-py's SocketIO is read-only). `cancel()`, from any
+    thread, ends a pending `read()`; `close()` releases the connection. The read timeout
+    is lifted: a quiet terminal is not a dead one.
+
+    A TTY gives raw bytes; otherwise Docker frames stdout and stderr (8-byte headers),
+    which `read()` takes apart, giving both as they come."""
+
+    def __init__(self, host, response, tty, exec_id=""):
+        self.host, self.tty, self.exec_id = host, tty, exec_id
+        self._response = response
+        self._reader = response.raw._fp.fp
+        raw = self._reader.raw  # SocketIO (unix, tcp) or the TLS socket
+        self._socket = getattr(raw, "_sock", raw)
+        self._socket.settimeout(None)
+        self._closed = False
+        self._frame_left, self._header = 0, b""
+
+    def read(self, size=65536):
+        """The next bytes of output, b"" at the end: what has arrived, up to `size` (a
+        TTY writes a few KB at a time; what is already waiting comes in one piece)."""
+        while True:
+            try:
+                data = self._reader.read1(size)
+                while data and len(data) < size // 2 and self._waiting():
+                    more = self._reader.read1(size - len(data))
+                    if not more:
+                        break
+                    data += more
+            except (OSError, ValueError):
+                if self._closed:
+                    return b""
+                raise _connection_error(self.host, OSError("the terminal's connection broke")) from None
+            if not data or self.tty:
+                return data
+            if out := self._unframe(data):
+                return out
+
+    def _waiting(self):
+        """Are more bytes there to read at once?"""
+        pending = getattr(self._socket, "pending", None)  # TLS: decrypted bytes already in
+        if pending is not None and pending():
+            return True
+        return bool(select.select([self._socket], [], [], 0)[0])
+
+    def _unframe(self, data):
+        out, position = [], 0
+        while position < len(data):
+            if self._frame_left:
+                take = min(self._frame_left, len(data) - position)
+                out.append(data[position : position + take])
+                position += take
+                self._frame_left -= take
+                continue
+            need = 8 - len(self._header)
+            self._header += data[position : position + need]
+            position += need
+            if len(self._header) == 8:
+                self._frame_left = int.from_bytes(self._header[4:], "big")
+                self._header = b""
+        return b"".join(out)
+
+    def write(self, data):
+        """Send input to the process (blocks while the daemon does not take it)."""
+        try:
+            self._socket.sendall(data)
+        except OSError:
+            if self._closed:
+                return
+            raise _connection_error(self.host, OSError("the terminal's connection broke")) from None
+
+    def cancel(self):
+        self._closed = True
+        try:
+            socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
+        except (AttributeError, OSError, TypeError):
+            pass
+
+    def close(self):
+        self.cancel()
+        try:
+            self._socket.close()
+        finally:
+            self._response.close()
+
+
+def _hijacked(api, response):
+    api._raise_for_status(response)
+    return response
+
+
+def terminal_attach(host, container, *, stdin, detach_keys=""):
+    """`docker attach [--no-stdin] [--detach-keys]`: a TerminalSocket on the container's
+    main process (stdout and stderr; stdin when asked)."""
+    _check_ref(host, container)
+    params = {"stdout": 1, "stderr": 1, "stream": 1, "stdin": int(bool(stdin)), "logs": 0}
+    if detach_keys:
+        params["detachKeys"] = detach_keys
+
+    def attach(client):
+        api = client.api
+        tty = bool((api.inspect_container(container).get("Config") or {}).get("Tty"))
+        response = api._post(api._url("/containers/{0}/attach", container), params=params,
+                             headers={"Connection": "Upgrade", "Upgrade": "tcp"}, stream=True)  # fmt: skip
+        return TerminalSocket(host, _hijacked(api, response), tty)
+
+    return _container_call(host, container, lambda _: attach(_client(host, streams=True)))
+
+
+def terminal_exec(host, container, *, command, user="", workdir="", environment=None, tty=True, name=""):
+    """`docker exec -i [-t] [-u] [-w] [-e]`: a TerminalSocket on a new process."""
+    _check_ref(host, container)
+
+    def start(client):
+        api = client.api
+        exec_id = api.exec_create(container, command, stdin=True, tty=tty, user=user,
+                                  workdir=workdir or None, environment=environment or None)["Id"]  # fmt: skip
+        response = api._post_json(api._url("/exec/{0}/start", exec_id), data={"Tty": tty, "Detach": False},
+                                  headers={"Connection": "Upgrade", "Upgrade": "tcp"}, stream=True)  # fmt: skip
+        return TerminalSocket(host, _hijacked(api, response), tty, exec_id)
+
+    try:
+        return _container_call(host, container, lambda _: start(_client(host, streams=True)), name)
+    except DockerError as exc:
+        if "executable file not found" in str(exc) or "no such file" in str(exc).lower():
+            raise DockerError(f"{command[0]} is not in container {name or container[:12]}: {exc}") from None
+        raise
+
+
+def terminal_resize(host, terminal, container, cols, rows):
+    """The terminal's size: the exec's, or the container's (attach)."""
+    if terminal.exec_id:
+        call(host, lambda c: c.api.exec_resize(terminal.exec_id, height=rows, width=cols))
+    else:
+        _container_call(host, container, lambda c: c.api.resize(container, height=rows, width=cols))
+
+
+# Sends SIGHUP to the processes whose environment carries WHARF_TERMINAL=<$1>, as a terminal
+# that goes away does (needs sh, tr and grep in the image; without them nothing happens).
+_HANGUP = ('for e in /proc/[0-9]*/environ; do if tr "\\0" "\\n" < "$e" 2>/dev/null | grep -qx "WHARF_TERMINAL=$1"; '
+           'then p=${e#/proc/}; kill -HUP "${p%/environ}" 2>/dev/null; fi; done')  # fmt: skip
+
+
+def exec_hangup(host, container, marker):
+    """Hang up the processes of a TTY exec whose browser went away: Docker keeps them
+    running (their terminal stays open) after the connection closes."""
+
+    def hangup(client):
+        exec_id = client.api.exec_create(container, ["sh", "-c", _HANGUP, "sh", marker], user="0")["Id"]
+        client.api.exec_start(exec_id)
+
+    _container_call(host, container, hangup)
+
+
+def exec_exit_code(host, exec_id):
+    """The exit code of an exec that ended (None while it runs)."""
+    found = call(host, lambda c: c.api.exec_inspect(exec_id))
+    return None if found.get("Running") else found.get("ExitCode")
+
+
+class ExitWait:
+    """`docker wait --condition removed` opened now, read later: the exit code of a
+    container removed when it exits (`--rm`), once it is removed."""
+
+    def __init__(self, host, container):
+        self.host = host
+        client = _client(host, streams=True)
+        api = client.api
+        with translated(host):
+            self._response = api._post(api._url("/containers/{0}/wait", container),
+                                       params={"condition": "removed"}, stream=True, timeout=None)  # fmt: skip
+            api._raise_for_status(self._response)
+
+    def code(self, timeout=30):
+        """The exit code once the container is removed (None if that takes over `timeout` s)."""
+        try:
+            self._response.raw._fp.fp.raw._sock.settimeout(timeout)
+            return (self._response.json() or {}).get("StatusCode")
+        except Exception:  # noqa: BLE001 - the wait was cut: no code to tell
+            return None
+
+    def close(self):
+        try:
+            sock = self._response.raw._fp.fp.raw._sock
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except (AttributeError, OSError):
+            pass
+        self._response.close()

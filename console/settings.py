@@ -87,8 +87,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "console.middleware.ClientAddressMiddleware",
+    # async only: before the first sync-only middleware, so that under ASGI a request
+    # crosses from the event loop to the sync thread once, not three times
     "servestatic.middleware.ServeStaticMiddleware",
+    "console.middleware.ClientAddressMiddleware",
     "console.middleware.SecurityHeadersMiddleware",
     "console.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -236,6 +238,8 @@ RECORD_INPUT = os.environ.get("WHARF_RECORD_INPUT") == "1"
 DOCKER_API_VERSION = os.environ.get("WHARF_DOCKER_API_VERSION", "1.41")
 DOCKER_TIMEOUT = float(os.environ.get("WHARF_DOCKER_TIMEOUT", "60"))
 HOST_STATUS_TIMEOUT = float(os.environ.get("WHARF_HOST_STATUS_TIMEOUT", "3"))
+# A host's events feed, and the state it keeps for the lists, stays this long after its last page left
+EVENTS_LINGER_SECONDS = float(os.environ.get("WHARF_EVENTS_LINGER", "30"))
 
 # Audit
 AUDIT_READS = os.environ.get("WHARF_AUDIT_READS") == "1"

@@ -5,14 +5,23 @@ A list can hold thousands of rows, and rendering each through Django's template 
 cost more than asking Docker for them (measured: 150 ms per 1000 container rows against
 about 7 ms here; see bench/containers_list). Escaping stays automatic: a cell is constant
 markup whose `{field}`s are filled with `str.format_map` through a mapping that escapes
-every value, unless it was made as `Markup` from escaped parts.
+every value, unless it was made as `Markup` from escaped parts. A row's HTML is
+remembered (a list read again is mostly the same rows), and the page is rendered with a
+marker where the rows go, put in once at the end (`render_with_rows`): a string of a
+megabyte copied at every level of the templates cost more than the rows themselves.
 """
 
+import secrets
+import threading
 from dataclasses import dataclass
 from html import escape
+from itertools import islice
 
+from django.shortcuts import render
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+
+_ROWS = f"<!--rows {secrets.token_hex(8)}-->"  # where the rows go (escaped text never holds "<")
 
 
 class Markup(str):
@@ -48,18 +57,56 @@ class Memo(dict):
         return value
 
 
-def rows_html(rows, columns, values_of, row="<tr>"):
+ROWS_KEPT = 10_000  # rows' HTML remembered (a few MB); past that the older half is dropped
+_made = {}  # (markup, the row's values) -> its HTML
+_made_lock = threading.Lock()
+
+
+class _Escaped(dict):
+    def __missing__(self, value):
+        text = self[value] = escape(value if type(value) is str else str(value))
+        return text
+
+
+def rows_html(rows, columns, values_of, row="<tr>", key_of=None):
     """The rows as HTML: `row` (markup, with fields too) and the columns' cells, filled
-    with `values_of(row)` escaped."""
-    escaped = Memo(escape)
-
-    class Escaping(dict):
-        def __getitem__(self, key):
-            value = dict.__getitem__(self, key)
-            return value if type(value) is Markup else escaped[str(value)]
-
+    with `values_of(row)` escaped (a value is escaped by its text: give no booleans,
+    which would share the text of 1 and 0). A row's HTML is a function of its markup
+    and values alone, so the HTML of rows already seen is remembered, found by their
+    values or, quicker, by `key_of(row)`: a tuple of everything `values_of` reads."""
+    escaped = _Escaped()
     markup = row + "".join(c.cell for c in columns) + "</tr>"
-    return mark_safe("\n".join(markup.format_map(Escaping(values_of(r))) for r in rows))  # noqa: S308
+    fill, made = markup.format_map, _made
+
+    def html(r):
+        values = None
+        if key_of is None:
+            values = values_of(r)
+            key = (markup, *values.values())
+        else:
+            key = (markup, *key_of(r))
+        text = made.get(key)
+        if text is None:
+            values = values or values_of(r)
+            text = fill({k: v if type(v) is Markup else escaped[v] for k, v in values.items()})
+            with _made_lock:
+                if len(made) >= ROWS_KEPT:
+                    for old in list(islice(made, ROWS_KEPT // 2)):
+                        del made[old]
+                made[key] = text
+        return text
+
+    return mark_safe("\n".join(map(html, rows)))  # noqa: S308
+
+
+def render_with_rows(request, template, context, rows_html, status=200):
+    """`render` with `{{ rows_html }}` in the template standing for `rows_html`, put in
+    once the rest is rendered."""
+    response = render(request, template, {**context, "rows_html": mark_safe(_ROWS)}, status=status)  # noqa: S308
+    before, found, after = response.content.partition(_ROWS.encode())
+    if found:
+        response.content = [before, rows_html.encode(), after]
+    return response
 
 
 def sort_link(params, sort, key):

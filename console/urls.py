@@ -19,6 +19,7 @@ urlpatterns = [
     path("registries/", include("console.registries.urls")),
     path("", include("console.containers.urls")),
     path("", include("console.streams.urls")),
+    path("", include("console.terminals.urls")),
     path("", include("console.streams.event_urls")),
     path("", include("console.images.urls")),
 ]

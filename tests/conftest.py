@@ -3,6 +3,7 @@ them, users with roles, a live daphne server and a Playwright browser."""
 
 import os
 import threading
+import time
 import uuid
 
 import docker.errors
@@ -63,6 +64,37 @@ def hosts(docker_env, db):
     yield rows
     for host in rows.values():
         gateway.forget(host)
+
+
+@pytest.fixture
+def events_live():
+    """events_live(*hosts): keep the hosts' events live, as an open list page does, until
+    the test ends; returns once the state the events keep (console/streams/state.py)
+    has been read, so the lists read it instead of asking the daemons."""
+    from console.streams import state
+    from console.streams.events import hub
+
+    subscriptions = []
+
+    def keep(*hosts):
+        subscriptions.extend(hub.join(host, lambda event: False) for host in hosts)
+        deadline = time.monotonic() + 60
+        while not all(state.live(host) for host in hosts):
+            assert time.monotonic() < deadline, "the hosts' state was never read"
+            time.sleep(0.02)
+
+    yield keep
+    for subscription in subscriptions:
+        subscription.close()
+
+
+@pytest.fixture(params=["daemon", "events"])
+def list_source(request, hosts, events_live):
+    """Parametrizes a list test: the lists read from the daemons, or from the state the
+    hosts' live events keep."""
+    if request.param == "events":
+        events_live(*hosts.values())
+    return request.param
 
 
 @pytest.fixture

@@ -22,4 +22,5 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HOST_STATUS_TIMEOUT = 2.0
 DOCKER_TIMEOUT = 30.0
+EVENTS_LINGER_SECONDS = 0  # a feed stops when its last page leaves (tests/test_events.py counts them)
 AUDIT_ANCHOR_SECONDS = 0  # no timer threads across tests (tests/conftest.py: one anchor file per test)

@@ -76,15 +76,14 @@ def test_detached_run_opens_the_running_container(admin_client, hosts, docker_of
     assert "hi there" not in str(entry.params)
 
 
-def test_interactive_run_starts_detached_with_a_tty(admin_client, hosts, docker_of):
+def test_interactive_run_opens_the_terminal_that_starts_it(admin_client, hosts, docker_of):
     name = unique()
     docker_of.made.append(("unix-1", name))
-    response = admin_client.post(
-        "/hosts/unix-1/run/", run_data(name=name, command="sh", mode="interactive"), follow=True
-    )
-    assert "terminal is not available yet" in response.content.decode()
+    response = admin_client.post("/hosts/unix-1/run/", run_data(name=name, command="sh", mode="interactive"))
     container = docker_of("unix-1").containers.get(name)
-    assert container.status == "running"
+    assert response.status_code == 302
+    assert response["Location"] == f"/hosts/unix-1/containers/{container.id}/terminal/?mode=attach&start=1"
+    assert container.status == "created", "the terminal starts it once attached"
     assert container.attrs["Config"]["Tty"] and container.attrs["Config"]["OpenStdin"]
 
 

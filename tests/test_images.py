@@ -43,3 +43,24 @@ def test_label_scoped_users_read_the_hosts_images_other_host_users_none(client, 
     html = client.get("/images/").content.decode()
     assert 'data-host="unix-2"' in html and 'data-host="unix-1"' not in html
     assert client.get("/hosts/unix-1/images/").status_code == 404
+
+
+def test_a_label_scoped_user_counts_only_the_containers_they_may_see(make_user, hosts, containers):
+    import uuid
+
+    from console.images.services import image_list
+    from tests.conftest import actor_for
+
+    team = f"t{uuid.uuid4().hex[:6]}"
+    containers("unix-1", labels={"team": team})
+    containers("unix-1", labels={"team": "someone-else"}, start=False)
+    containers("unix-1", labels={"team": "someone-else"})
+    scoped = make_user("scoped", role="Developer", host=hosts["unix-1"], label=f"team={team}")
+    admin = make_user("root", superuser=True)
+
+    def count(user):
+        rows = image_list(actor=actor_for(user), hosts=[hosts["unix-1"]], containers=True).rows
+        return next(r.containers for r in rows if f"{r.repository}:{r.tag}" == TEST_IMAGE)
+
+    assert count(scoped) == 1
+    assert count(admin) >= 3

@@ -107,10 +107,10 @@ def ps_differences(page, cli_rows):
 
 
 @pytest.mark.parametrize("flags, query", [((), ""), (("-a",), "all=1"), (("-l",), "latest=1")])
-def test_ps(admin_client, hosts, awkward, docker_cli, flags, query):
+def test_ps(admin_client, hosts, awkward, docker_cli, flags, query, list_source):
     """docker ps [-a | -l] --no-trunc: the same containers with the same id, image,
     command (quoted as the CLI quotes it), state, status, created time (exact and in
-    words), ports and labels."""
+    words), ports and labels; read from the daemon, and from the state its events keep."""
     page, cli_rows = agree(
         lambda: ps_rows(HOST, docker_cli.json_lines("ps", *flags, "--no-trunc")),
         lambda: list_page(admin_client, f"/hosts/{HOST}/containers/", query),
@@ -124,7 +124,7 @@ def test_ps(admin_client, hosts, awkward, docker_cli, flags, query):
         assert {role for role, name in names.items() if name in page} == shown
 
 
-def test_ps_across_hosts(admin_client, hosts, awkward, docker_env, tmp_path):
+def test_ps_across_hosts(admin_client, hosts, awkward, docker_env, tmp_path, list_source):
     """The list of every host against docker ps -a of each daemon (tls-1 with --tlsverify)."""
     clis = {name: DockerCli(docker_env, name, tmp_path) for name in hosts}
     page, cli_rows = agree(

@@ -83,8 +83,9 @@ def differences(page, oracle):
     "flags, query",
     [((), ""), (("-a",), "all=1"), (("--no-trunc",), "no_trunc=1"), (("-a", "--no-trunc"), "all=1&no_trunc=1")],
 )
-def test_images(admin_client, hosts, awkward, docker_env, tmp_path, flags, query):
-    """The same rows (repository, tag, id, created time exact and in words, size) as docker images."""
+def test_images(admin_client, hosts, awkward, docker_env, tmp_path, flags, query, list_source):
+    """The same rows (repository, tag, id, created time exact and in words, size) as docker
+    images; read from the daemon, and from the state its events keep."""
     docker_cli = DockerCli(docker_env, HOST, tmp_path)
     page, oracle = agree(
         lambda: cli_images(HOST, docker_cli.json_lines("images", *flags)),
@@ -102,7 +103,7 @@ def test_images(admin_client, hosts, awkward, docker_env, tmp_path, flags, query
     assert (intermediate in ids) == ("-a" in flags)
 
 
-def test_images_across_hosts(admin_client, hosts, awkward, docker_env, tmp_path):
+def test_images_across_hosts(admin_client, hosts, awkward, docker_env, tmp_path, list_source):
     """The list of every host against docker images -a of each daemon (tls-1 with --tlsverify)."""
     clis = {name: DockerCli(docker_env, name, tmp_path) for name in hosts}
     page, _ = agree(
@@ -111,3 +112,42 @@ def test_images_across_hosts(admin_client, hosts, awkward, docker_env, tmp_path)
         differences,
     )
     assert {host for host, *_ in page} == set(hosts)
+
+
+def ids_page(client, path, query):
+    """{host: Counter of the ids} of the list's "ids only" view."""
+    tree = html_tree(client.get(f"{path}?{query}"))
+    return {
+        section.attrs["data-host"]: Counter(section.find("pre").text().splitlines())
+        for section in tree.find_all("section", class_="image-ids")
+    }
+
+
+@pytest.mark.parametrize(
+    "flags, query", [(("-q",), "quiet=1"), (("-a", "-q"), "all=1&quiet=1"), (("-q", "--no-trunc"), "quiet=1&no_trunc=1")]
+)
+def test_images_quiet(admin_client, hosts, awkward, docker_env, tmp_path, flags, query, list_source):
+    """The ids only view writes what docker images -q [-a] [--no-trunc] writes (an id per
+    tag), to copy; on one host's page and, per host, on the page of every host."""
+    clis = {name: DockerCli(docker_env, name, tmp_path) for name in hosts}
+
+    def differences(page, oracle):
+        return [(h, +(page.get(h, Counter()) - ids), +(ids - page.get(h, Counter()))) for h, ids in oracle.items()
+                if page.get(h) != ids] + [(h, "not a host") for h in set(page) - set(oracle)]  # fmt: skip
+
+    one, oracle = agree(
+        lambda: {HOST: Counter(clis[HOST]("images", *flags).splitlines())},
+        lambda: ids_page(admin_client, f"/hosts/{HOST}/images/", query),
+        differences,
+    )
+    ns, made = awkward
+    intermediate = made["intermediate"] if "--no-trunc" in flags else made["intermediate"][7:19]
+    assert (intermediate in one[HOST]) == ("-a" in flags)
+    tagged = made["tagged"] if "--no-trunc" in flags else made["tagged"][7:19]
+    assert one[HOST][tagged] == 3  # three tags, three lines, as the CLI writes them
+    every, _ = agree(
+        lambda: {name: Counter(c("images", *flags).splitlines()) for name, c in clis.items()},
+        lambda: ids_page(admin_client, "/images/", query),
+        differences,
+    )
+    assert set(every) == set(hosts)

@@ -37,14 +37,15 @@ from console.registries import services as registries
 from console.registries.models import Registry
 from console.streams import services as logs
 from console.streams.events import EventFilter, event_history
+from console.terminals import services as terminals
 from tests.conftest import actor_for
 from tests.harness import TEST_IMAGE
 from tests.test_image_changes import rootfs_tar
 
-# The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
     "host.view", "host.events", "container.view", "container.start", "container.stop", "container.restart",
     "container.top", "container.diff", "container.logs", "image.view",
+    "container.exec", "container.attach", "container.attach_input",
 }  # fmt: skip
 VIEWER = {"host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
 ACTIONS = sorted(code for code, action in REGISTRY.items() if not action.event)
@@ -255,6 +256,12 @@ INVOKE = {
     ),
     "container.export": lambda c: b"".join(files.container_export(actor=c.actor, host=c.host, container=c.target)),
     "container.logs": lambda c: _read_logs(c),
+    "container.exec": lambda c: _terminal(terminals.open_exec(
+        actor=c.actor, host=c.host, ref=c.ref, options=terminals.ExecOptions(command=["true"]))),
+    "container.attach": lambda c: _terminal(terminals.open_attach(
+        actor=c.actor, host=c.host, ref=c.ref, options=terminals.AttachOptions(input=False)), drop=True),
+    "container.attach_input": lambda c: _terminal(terminals.open_attach(
+        actor=c.actor, host=c.host, ref=c.ref, options=terminals.AttachOptions(input=True)), drop=True),
 }
 
 
@@ -264,11 +271,21 @@ def _read_logs(case):
     session = logs.open_logs(actor=case.actor, host=case.host, ref=case.ref, options=options)
     lines = [line for batch, _ in session.batches() for line in batch]
     session.finish(len(lines), 0, "read")
+def _terminal(session, drop=False):
+    """A terminal session read to its end, or dropped at once (a long action: opened, completed)."""
+    if drop:
+        session.cancel()
+    while session.read():
+        pass
+    session.finish(session.end_notice() if not drop else "closed")
+
+
 # The container state an action needs; "created" (cheapest) for the rest.
 STATE = {
     "container.stop": "running", "container.restart": "running", "container.kill": "running",
     "container.pause": "running", "container.top": "running", "container.unpause": "paused",
-    "container.prune": "exited",
+    "container.prune": "exited", "container.exec": "running", "container.attach": "running",
+    "container.attach_input": "running",
 }  # fmt: skip
 NO_CONTAINER = {"container.run", "container.run_privileged"}
 # Allowed, they reach Docker Hub, which the test daemons cannot: they fail past authorization.

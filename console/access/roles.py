@@ -2,10 +2,10 @@
 
 from console.catalog import REGISTRY
 
-# The terminals add exec and attach (Developer) when declared.
 DEVELOPER = {
     "host.view", "host.events", "container.view", "container.start", "container.stop", "container.restart",
     "container.top", "container.diff", "container.logs", "image.view",
+    "container.exec", "container.attach", "container.attach_input",
 }  # fmt: skip
 VIEWER = {"host.view", "host.events", "container.view", "container.top", "container.diff", "container.logs", "image.view"}
 

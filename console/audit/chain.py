@@ -4,7 +4,9 @@ Only `console.actions` calls `append` and `complete`. Each entry's `hash` is an
 HMAC-SHA256, under the audit key its `key_id` names (`console.audit.keys`), of its
 content and the previous entry's hash; a long action's outcome is sealed later by
 `end_hash`, under the same key, over the entry's hash and the outcome fields. Without
-the key nobody can alter an entry and recompute the hashes after it. The head is
+the key nobody can alter an entry and recompute the hashes after it. A terminal session's
+entry also keeps its recording's name and SHA-256, sealed with the outcome: `check` holds
+the file against them (`console.audit.recordings`), and `purge` deletes the file. The head is
 anchored outside the database (`console.audit.anchors`): removing the newest entries,
 or rewriting the chain even with the key, disagrees with the anchors.
 
@@ -23,7 +25,7 @@ from functools import partial
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from console.audit import anchors, keys
+from console.audit import anchors, keys, recordings
 from console.audit.models import AuditEntry
 from console.errors import WharfError
 
@@ -53,7 +55,10 @@ def content_hash(entry, prev, key):
 
 
 def ending_hash(entry, key):
-    return _digest([_normal(f, getattr(entry, f)) for f in ENDING], entry.hash, key)
+    values = [_normal(f, getattr(entry, f)) for f in ENDING]
+    if entry.recording is not None:  # only then: the entries without one keep their hash
+        values.append(entry.recording)
+    return _digest(values, entry.hash, key)
 
 
 def seal(entry, prev):
@@ -106,15 +111,17 @@ def _stored_ip(value):
     return AuditEntry._meta.get_field("source_ip").get_prep_value(str(address))
 
 
-def complete(entry, outcome, error, duration_ms, size_bytes):
-    """The one allowed change: a started long action gets its outcome, once."""
+def complete(entry, outcome, error, duration_ms, size_bytes, recording=None):
+    """The one allowed change: a started long action gets its outcome, once (and a
+    terminal session its `recording`, a console.terminals.recording.Recording)."""
     entry.outcome, entry.error = outcome, (error or "")[:4000]
     entry.duration_ms, entry.size_bytes = duration_ms, size_bytes
+    entry.recording = recording.as_dict() if recording is not None else None
     entry.end_hash = ending_hash(entry, _key(entry))
     started_row = AuditEntry.objects.filter(pk=entry.pk, outcome=STARTED)
     updated = models.QuerySet.update(  # bypasses the manager's refusal, on purpose
         started_row, outcome=outcome, error=entry.error, duration_ms=duration_ms,
-        size_bytes=size_bytes, end_hash=entry.end_hash,
+        size_bytes=size_bytes, recording=entry.recording, end_hash=entry.end_hash,
     )  # fmt: skip
     return updated == 1
 
@@ -125,14 +132,17 @@ def purge(through_id, step=10000):
     Only `manage.py audit purge` calls this (through the `audit.purge` action, whose
     entry records the last purged hash so that `check` accepts the new start). It
     deletes `step` ids per transaction, so that writers are never kept waiting long;
-    if it is interrupted, running the purge again completes it.
+    if it is interrupted, running the purge again completes it. The recordings of the
+    deleted entries are deleted once their entries are.
     """
     first = AuditEntry.objects.order_by("id").values_list("id", flat=True).first()
     deleted = 0
     for upto in range((first or through_id + 1) + step - 1, through_id + step, step):
         with _lock, transaction.atomic():
             oldest = AuditEntry.objects.filter(id__lte=min(upto, through_id))
+            files = list(oldest.filter(recording__isnull=False).values_list("recording", flat=True))
             count, _ = models.QuerySet.delete(oldest)  # bypasses the manager's refusal, on purpose
+        recordings.remove(files)
         deleted += count
     return deleted
 
@@ -148,12 +158,15 @@ class Report:
     unkeyed: int = 0  # from before the chain was keyed
     anchors: list = field(default_factory=list)
     unanchored: int = 0  # entries after the newest anchor
+    recordings: int = 0  # terminal recordings held against their entries
     problem: tuple | None = None  # (the entry, or None for the trail as a whole; reason)
 
     def summary(self):
         text = f"{self.entries} entries"
         if self.unkeyed:
             text += f", the oldest {self.unkeyed} from before the chain was keyed"
+        if self.recordings:
+            text += f", {self.recordings} with a recording that matches"
         if not self.anchors:
             return text + f"; no anchor yet in {anchors.path()}"
         newest = max(self.anchors, key=lambda a: a.id)
@@ -182,6 +195,8 @@ def check(batch=2000):
             mark = anchored.pop(entry.id, None)
             if reason is None and mark is not None and mark.hash != entry.hash:
                 reason = f"does not match its anchor of {mark.at}: the trail was rewritten after that"
+            if reason is None and entry.recording is not None:
+                reason = recordings.fault(entry.recording)
             if reason is not None:
                 report.problem = (entry, reason)
                 return report
@@ -190,6 +205,7 @@ def check(batch=2000):
             report.entries += 1
             report.unkeyed += not entry.key_id
             report.unanchored += entry.id > newest_anchor
+            report.recordings += entry.recording is not None
     report.problem = _unmatched(anchored, first, last_id)
     return report
 
@@ -218,6 +234,8 @@ def _fault(entry, key, prev, rank):
         return "follows entries that are missing (removed without `audit purge`)"
     if prev is not None and entry.prev_hash != prev:
         return "does not follow the previous entry (an entry was removed or altered)"
+    if entry.recording is not None and not entry.end_hash:
+        return "its recording was added after it was written"
     if entry.end_hash:
         stored = {f: getattr(entry, f) for f in ENDING}
         if entry.end_hash != ending_hash(entry, key):

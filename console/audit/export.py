@@ -18,7 +18,7 @@ BATCH = 2000
 FIELDS = (
     "id", "time", "actor_id", "actor_name", "source_ip", "user_agent", "request_id", "action",
     "host_name", "target_type", "target_id", "target_name", "params", "outcome", "error",
-    "duration_ms", "size_bytes", "prev_hash", "hash", "end_hash", "key_id",
+    "duration_ms", "size_bytes", "prev_hash", "hash", "end_hash", "key_id", "recording",
 )  # fmt: skip
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
@@ -43,7 +43,7 @@ def _record(row):
     return record
 
 
-TIME, PARAMS = FIELDS.index("time"), FIELDS.index("params")
+TIME, PARAMS, RECORDING = FIELDS.index("time"), FIELDS.index("params"), FIELDS.index("recording")
 # Text anyone can put on the record (a failed login's username, a container's name).
 FREE_TEXT = tuple(FIELDS.index(f) for f in ("actor_name", "user_agent", "target_id", "target_name", "error"))
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -53,6 +53,8 @@ def _csv_row(row):
     cells = list(row)
     cells[TIME] = cells[TIME].isoformat(timespec="microseconds")
     cells[PARAMS] = json.dumps(cells[PARAMS], sort_keys=True)
+    if cells[RECORDING] is not None:
+        cells[RECORDING] = json.dumps(cells[RECORDING], sort_keys=True)
     for i in FREE_TEXT:  # a spreadsheet would run these as formulas: neutralise them
         if cells[i].startswith(FORMULA):
             cells[i] = "'" + cells[i]

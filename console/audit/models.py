@@ -15,8 +15,9 @@ class AuditEntry(models.Model):
     """One action by one actor. Written only by `console.audit.chain`.
 
     `hash` chains each entry to the previous one; `end_hash` seals the outcome of a
-    long action written when it ends; both are keyed with the key `key_id` names. Rows cannot be changed or deleted through the
-    application; `manage.py audit verify` finds rows changed behind its back.
+    long action written when it ends (and its `recording`, when it has one); both are keyed
+    with the key `key_id` names. Rows cannot be changed or deleted through the application;
+    `manage.py audit verify` finds rows, and recordings, changed behind its back.
     """
 
     STARTED, SUCCEEDED, FAILED, DENIED = "started", "succeeded", "failed", "denied"
@@ -42,6 +43,8 @@ class AuditEntry(models.Model):
     hash = models.CharField(max_length=64)
     end_hash = models.CharField(max_length=64, blank=True)
     key_id = models.CharField(max_length=16, blank=True)  # the audit key; empty before keying
+    # A terminal session's recording: {file, sha256, bytes, cut}, sealed with the outcome.
+    recording = models.JSONField(null=True, blank=True)
 
     objects = AuditQuerySet.as_manager()
 

@@ -7,7 +7,7 @@ from django.utils.cache import patch_vary_headers
 from django_htmx.http import push_url
 
 from console.actions import Target, perform
-from console.audit import export, selectors
+from console.audit import export, replay, selectors
 from console.params import number_in
 from console.streaming import download_response
 
@@ -63,3 +63,16 @@ def audit_export(request, fmt):
     stream = export.AuditedExport(actor, fmt, filters)  # authorizes: a denial raises here
     name = f"wharf-audit-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"
     return download_response(request, stream, name, export.CONTENT_TYPES[fmt])
+
+
+def audit_replay(request, pk):
+    """A recorded terminal session, played in the page (static/js/replay.js)."""
+    found = replay.replay_page(actor=request.actor, pk=pk)
+    return render(request, "audit/replay.html", {"entry": found.entry, "problem": found.problem})
+
+
+def audit_recording(request, pk):
+    """The recording itself, as an asciicast v2 file (the player reads it, asciinema plays it)."""
+    entry, chunks = replay.recording_read(actor=request.actor, pk=pk)
+    name = f"wharf-session-{pk}-{entry.time:%Y%m%d-%H%M%S}.cast"
+    return download_response(request, chunks, name, replay.CONTENT_TYPE)

@@ -150,7 +150,7 @@ class RunForm(forms.Form):
         choices=[
             (DETACHED, "Detached: start it and open its page"),
             (ONESHOT, "One-shot: wait for it and show its output"),
-            (INTERACTIVE, "Interactive (-i -t): runs detached with a terminal"),
+            (INTERACTIVE, "Interactive (-i -t): open it in a terminal, from its first byte"),
         ],
         initial=DETACHED, widget=forms.RadioSelect,
     )  # fmt: skip

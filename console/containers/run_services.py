@@ -214,6 +214,8 @@ def _run(host, spec, mode, target, new_volumes):
     container_id = gateway.run_create(host, created)
     target.id = container_id
     name = spec.name or container_id[:12]
+    if mode == INTERACTIVE:  # started by the terminal once attached: its first byte is seen
+        return RunResult(container_id=container_id, name=name, mode=mode)
     try:
         gateway.run_start(host, container_id)
     except WharfError as exc:

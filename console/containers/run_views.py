@@ -63,14 +63,10 @@ def _run(request, actor, host, form, context):
     if mode == services.ONESHOT:
         context.update(result=result, status=200)
         return None
-    if mode == services.INTERACTIVE:
-        messages.info(
-            request,
-            f"Container {result.name} runs detached with a TTY and stdin open: the browser "
-            "terminal is not available yet.",
-        )
-    else:
-        messages.success(request, f"Container {result.name} started.")
+    if mode == services.INTERACTIVE:  # the terminal attaches, then starts it
+        messages.info(request, f"Container {result.name} created: it starts in the terminal below.")
+        return redirect(reverse("terminals:page", args=[host.name, result.container_id]) + "?mode=attach&start=1")
+    messages.success(request, f"Container {result.name} started.")
     return redirect(_detail_url(host, result.container_id))
 
 

@@ -17,6 +17,7 @@ from console.actions import Target, allows, authorize, carries_one, label_scope,
 from console.errors import ActionDenied, DockerError, DockerNotFound, InvalidInput, WharfError
 from console.hosts.services import selected_hosts, visible_hosts
 from console.params import whole_number
+from console.streams import state
 
 STATES = ("running", "paused", "restarting", "created", "exited", "dead", "removing")
 STOPPED_STATES = ("created", "exited", "dead")  # what `docker container prune` removes
@@ -209,7 +210,7 @@ def container_list(*, actor, hosts, query, refuse_hidden=False):
         scopes[host.pk] = pairs
         docker_scope = pairs if pairs and len(pairs) == 1 else []  # several: one of them, below
         queries[host] = {"stopped": query.stopped, "filters": query.docker_filters(docker_scope)}
-    listings = gateway.containers_of_hosts(queries)
+    listings = state.containers_of_hosts(queries)  # from the events-fed state where live
     result = ContainerList()
     for host in queries:
         listing = listings[host.pk]
@@ -404,6 +405,7 @@ LIFECYCLE_CODES = (
     "container.pause", "container.unpause", "container.rename", "container.remove",
     "container.top", "container.diff", "container.logs", "container.commit", "container.files",
     "container.download", "container.upload", "container.export",
+    "container.exec", "container.attach", "container.attach_input",
 )  # fmt: skip
 
 

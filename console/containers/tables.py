@@ -57,4 +57,10 @@ def rows_html(rows, **options):
             labels=Markup(labels),
         )  # fmt: skip
 
-    return fill(rows, columns(**options), values, '<tr data-host="{host}" data-name="{name}">')
+    def key(r):  # everything `values` reads
+        return (
+            r.host.name, r.id, r.name, r.image, r.command, r.state, r.status, r.ports, r.created,
+            created[r.created][1], r.health, tuple(sorted(r.labels.items())) if with_labels else (),
+        )  # fmt: skip
+
+    return fill(rows, columns(**options), values, '<tr data-host="{host}" data-name="{name}">', key)

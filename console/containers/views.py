@@ -14,7 +14,7 @@ from console.errors import DockerConflict, InvalidInput
 from console.hosts.services import host_for, no_host_notice, visible_hosts
 from console.pages import with_host
 from console.streams.events import live_sockets
-from console.tables import sort_link
+from console.tables import render_with_rows, sort_link
 
 # --- lists ----------------------------------------------------------------------
 
@@ -42,7 +42,6 @@ def _render_list(request, host, params, here, bulk_errors=None, status=200):
         "host": host,
         "query": query,
         "listing": listing,
-        "rows_html": tables.rows_html(listing.rows, **options),
         "columns": [(column, sort_link(query.params, query.sort, column.sort)) for column in columns],
         "column_count": len(columns),
         "show_all": urlencode(query.params(all=True)),
@@ -57,7 +56,7 @@ def _render_list(request, host, params, here, bulk_errors=None, status=200):
         **no_host_notice(actor, hosts if host else choices),
     }
     template = "containers/_table.html" if request.htmx else "containers/list.html"
-    response = render(request, template, context, status=status)
+    response = render_with_rows(request, template, context, tables.rows_html(listing.rows, **options), status)
     patch_vary_headers(response, ["HX-Request"])
     return response
 

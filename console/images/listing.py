@@ -1,16 +1,11 @@
 """The image list as a page shows it (`docker images` and more): on top of
-`services.image_list`, how many containers use each image, the dangling filter, the
-sort order, and what a ticked row stands for in a bulk action."""
+`services.image_list` (each row with how many containers use its image), the dangling
+filter, the sort order, and the ids only view (`docker images -q`)."""
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
-from console import gateway
-from console.actions import allows
-from console.errors import WharfError
 from console.images import services
 
-_counter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-usage")
 SORTS = {
     "repository": lambda r: (r.repository, r.tag), "tag": lambda r: (r.tag, r.repository),
     "created": lambda r: r.created, "size": lambda r: r.size,
@@ -28,6 +23,7 @@ class ImageQuery:
     dangling: bool = False  # untagged images only (-f dangling=true)
     host: str = ""  # across hosts: only this one
     sort: str = "-created"
+    quiet: bool = False  # the image ids only, to copy (-q)
 
     @classmethod
     def from_params(cls, params):
@@ -36,7 +32,7 @@ class ImageQuery:
             reference=params.get("reference", "").strip()[:255],
             all=params.get("all") == "1", no_trunc=params.get("no_trunc") == "1",
             dangling=params.get("dangling") == "1", host=params.get("host", "").strip(),
-            sort=sort if sort.lstrip("-") in SORTS else "-created",
+            sort=sort if sort.lstrip("-") in SORTS else "-created", quiet=params.get("quiet") == "1",
         )  # fmt: skip
 
     def params(self, **changes):
@@ -48,27 +44,24 @@ class ImageQuery:
         }  # fmt: skip
 
 
-
-def row_reference(row):
-    """What `docker rmi` or `docker save` is given for a row: repository:tag, else the id."""
-    if row.tag != "<none>":
-        return f"{row.repository}:{row.tag}"
-    return row.id
-
-
 def image_table(*, actor, hosts, query):
     """`services.image_list` for the query, each row with `containers` (how many
-    containers use its image) and `reference`, filtered and sorted."""
-    allowed = [h for h in hosts if allows(actor, "image.view", h)]
-    counting = _counter.submit(gateway.gather, allowed, gateway.containers_by_image)  # meanwhile
-    listing = services.image_list(actor=actor, hosts=hosts, intermediate=query.all, reference=query.reference)
-    counts = counting.result()
-    for row in listing.rows:
-        used = counts.get(row.host.pk)
-        row.containers = None if isinstance(used, WharfError) else used.get(row.id, 0)
-        row.reference = row_reference(row)
+    containers use its image), filtered and sorted."""
+    listing = services.image_list(
+        actor=actor, hosts=hosts, intermediate=query.all, reference=query.reference, containers=True
+    )
     if query.dangling:
         listing.rows = [r for r in listing.rows if r.repository == "<none>" and r.tag == "<none>"]
     key = query.sort.lstrip("-")
     listing.rows.sort(key=SORTS[key], reverse=query.sort.startswith("-"))
     return listing
+
+
+def image_ids(listing, *, no_trunc=False):
+    """`docker images -q` of each host, for the rows of the list in their order:
+    [(host, its ids, one a line)]. Like the CLI, an image with several tags is written
+    once per tag; `--no-trunc` writes the whole id (sha256:...)."""
+    hosts = {}
+    for row in listing.rows:
+        hosts.setdefault(row.host.name, (row.host, []))[1].append(row.id if no_trunc else row.short_id)
+    return [(host, "\n".join(ids)) for host, ids in hosts.values()]

@@ -43,4 +43,8 @@ def rows_html(rows, *, no_trunc=False, **options):
             size_text=size[r.size], containers="?" if r.containers is None else r.containers,
         )  # fmt: skip
 
-    return fill(rows, columns(**options), values, '<tr data-host="{host}">')
+    def key(r):  # everything `values` reads
+        return (r.host.name, r.id, r.short_id, r.repository, r.tag, r.created, created[r.created][1], r.size,
+                r.containers, no_trunc)
+
+    return fill(rows, columns(**options), values, '<tr data-host="{host}">', key)

@@ -19,7 +19,8 @@ from console.images import changes, detail, listing, search, tables
 from console.images.forms import ImportForm, LoadForm, TagForm
 from console.pages import gate, with_host
 from console.streaming import download_response
-from console.tables import sort_link
+from console.streams.events import live_sockets
+from console.tables import render_with_rows, sort_link
 from console.uploads import body_blocks, declared_over, limit_uploads, over_limit_message
 
 # --- lists ----------------------------------------------------------------------------
@@ -44,16 +45,18 @@ def image_list(request, host):
         "columns": [(column, sort_link(query.params, query.sort, column.sort)) for column in columns],
         "column_count": len(columns),
         "can_remove": can_remove, "can_save": can_save,
-        "rows_html": tables.rows_html(table.rows, no_trunc=query.no_trunc, **options),
+        "image_ids": listing.image_ids(table, no_trunc=query.no_trunc) if query.quiet else [],
         "can_prune": host is not None and _anywhere(actor, "image.prune", hosts),
         "can_load": host is not None and _anywhere(actor, "image.load", hosts),
         "pull_hosts": [h for h in ([host] if host else choices) if allows(actor, "image.pull", h)],
         "pull_ref": request.GET.get("pull", "")[:512],
         "here": request.get_full_path(),
+        "live_events": live_sockets(actor, hosts, "type=image"),
         **no_host_notice(actor, hosts if host else choices),
     }  # fmt: skip
     template = "images/_table.html" if request.htmx else "images/list.html"
-    response = render(request, template, context)
+    rows = "" if query.quiet else tables.rows_html(table.rows, no_trunc=query.no_trunc, **options)
+    response = render_with_rows(request, template, context, rows)
     patch_vary_headers(response, ["HX-Request"])
     return response
 

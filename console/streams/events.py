@@ -2,7 +2,8 @@
 shared by every page that watches it (the hub), and the history the daemon still holds.
 
 - The hub starts a host's feed (one `docker events` stream, read in a thread of its own)
-  when its first subscriber comes and stops it when the last leaves.
+  when its first subscriber comes and stops it a while after the last leaves
+  (`EVENTS_LINGER_SECONDS`); the feed keeps the host's state for the lists (state.py).
 - Each subscriber has a bounded queue; the feed never waits for one. Events that find
   the queue full are counted, and the page is told "N events skipped" (it reloads).
 - A host that goes away: its subscribers get a notice, the feed retries, and once the
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+from django.conf import settings
+
 from console import gateway
 from console.actions import Target, allows, authorize, label_scope, long_action, perform
 from console.errors import WharfError
@@ -34,6 +37,7 @@ from console.hosts.services import host_for
 from console.streams.lines import parse_time
 from console.streams.relay import relay_for
 from console.streams.services import complete, time_range
+from console.streams.state import HostState
 
 log = logging.getLogger("wharf.events")
 
@@ -181,10 +185,13 @@ class Feed:
     def __init__(self, host):
         self.host = host
         self.subscribers = []
+        self.left = None  # when the last subscriber left (time.monotonic()), while nobody is subscribed
+        self.timed = False  # a timer will look whether to stop it
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.stream = None
         self.relay = None
+        self.state = HostState(host)  # what the host holds, for the lists (see state.py), while this process reads it
         # timeNano of the last event passed on; from the start, so that what happens while
         # the stream opens is not missed (a daemon's clock ahead or behind shifts this)
         self.last = time.time_ns()
@@ -257,22 +264,32 @@ class Feed:
             self._broadcast(Notice(f"Host {self.host.name} is back; its events go on from where they stopped.", up=True))
             self.down = False
         try:
+            self._load_state()
             self._read(self.stream)
         except WharfError:
             pass
         except Exception:
             log.exception("events of host %s", self.host.name)
         finally:
+            self.state.lost()
             self.stream.close()
         if not self.stopping.is_set() and (self.relay is None or self.relay.leading):
             self._broadcast(Notice(f"Host {self.host.name} stopped sending events; reconnecting.", up=False))
             self.down = True
             self.stopping.wait(RETRY_SECONDS)
 
+    def _load_state(self):
+        """Read the host's state in full, the stream being open (so nothing is missed)."""
+        try:
+            self.state.load()
+        except WharfError as exc:
+            log.info("host %s: state not read (%s); the lists ask the daemon", self.host.name, exc)
+
     def _read(self, stream):
         rest = b""
         while data := stream.read():
             *lines, rest = (rest + data).split(b"\n")
+            events = []
             for line in lines:
                 if not line.strip():
                     continue
@@ -280,17 +297,22 @@ class Feed:
                 if event["time"] <= self.last:  # passed on before a resubscription
                     continue
                 self.last = event["time"]
+                events.append(event)
+            self.state.apply(events)  # first: a page told of an event reads the new state
+            for event in events:
                 self._broadcast(event)
 
     def stop(self):
         self.stopping.set()
+        self.state.lost(closed=True)
         if self.stream is not None:
             self.stream.cancel()
 
 
 class Hub:
-    """The feeds of this process, by host: started by the first subscriber, stopped when
-    the last one leaves."""
+    """The feeds of this process, by host: started by the first subscriber, stopped
+    `EVENTS_LINGER_SECONDS` after the last one left (unless another came meanwhile), so
+    that going from page to page does not read a host's state in full each time."""
 
     def __init__(self):
         self.feeds = {}
@@ -305,20 +327,41 @@ class Hub:
             subscription = Subscription(self, feed, accept)
             with feed.lock:
                 feed.subscribers.append(subscription)
+                feed.left = None
         if start:
             feed.thread.start()
         return subscription
 
     def leave(self, subscription):
         feed = subscription.feed
+        with feed.lock:
+            if subscription in feed.subscribers:
+                feed.subscribers.remove(subscription)
+            if feed.subscribers:
+                return
+            feed.left = time.monotonic()
+            timed, feed.timed = feed.timed, True  # one timer at a time per feed
+        if not timed:
+            self._expire(feed)
+
+    def _expire(self, feed):
+        """Stop the feed once nobody has joined it for `EVENTS_LINGER_SECONDS` since it
+        was left; until then, look again when that time has come."""
         with self.lock:
             with feed.lock:
-                if subscription in feed.subscribers:
-                    feed.subscribers.remove(subscription)
-                last = not feed.subscribers
-            if last and self.feeds.get(feed.host.pk) is feed:
-                del self.feeds[feed.host.pk]
-        if last:
+                if feed.left is None:  # someone joined meanwhile
+                    feed.timed = False
+                    return
+                wait = feed.left + settings.EVENTS_LINGER_SECONDS - time.monotonic()
+                if wait <= 0:
+                    feed.timed = False
+                    if self.feeds.get(feed.host.pk) is feed:
+                        del self.feeds[feed.host.pk]
+        if wait > 0:
+            timer = threading.Timer(wait, self._expire, (feed,))
+            timer.daemon = True
+            timer.start()
+        else:
             feed.stop()
 
     def streams(self):

@@ -1,12 +1,18 @@
 // Live host events (console/streams/consumers.py EventConsumer), one socket per host in
 // data-sockets. Two uses:
 // - the events page (#events): each event becomes a row, built from text nodes;
-// - a live container list or page (data-live-events on an element with data-refresh):
-//   a container change re-fetches that element (an htmx GET of the same URL).
+// - a live container or image list, or container page (data-live-events on an element):
+//   a change of what it shows re-fetches that element (an htmx GET of the same URL).
+//   The server has brought the host's state up to date before it sends the event
+//   (console/streams/state.py), so the list read then already shows the change.
 "use strict";
 (function () {
   const MAX_ROWS = 1000;
-  const CHANGES = new Set(["create", "start", "stop", "die", "kill", "destroy", "pause", "unpause", "rename", "restart"]);
+  const CHANGES = {
+    container: new Set(["create", "start", "stop", "die", "kill", "destroy", "pause", "unpause", "rename", "restart",
+                        "health_status"]),
+    image: new Set(["delete", "import", "load", "pull", "tag", "untag"]),
+  };
   const table = document.getElementById("events");
   const live = document.querySelector("[data-live-events]");
   const root = table || live;
@@ -43,8 +49,8 @@
     // a burst of events (stop = kill + die + stop) gives one request
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(function () {
-      if (live.querySelector("input[type=checkbox][name=c]:checked")) {
-        say("Containers changed: the list refreshes once nothing is selected.");
+      if (live.querySelector("tbody input[type=checkbox]:checked")) {
+        say("The list changed: it refreshes once nothing is selected.");
         refreshTimer = null;
         return;
       }
@@ -76,7 +82,7 @@
       if (m.t === "event") {
         if (table) addRow(m);
         else if (m.type === "container" && m.action === "destroy" && live.dataset.removed) removed(m, socket);
-        else if (m.type === "container" && CHANGES.has(m.action.split(":")[0])) refresh();
+        else if (CHANGES[m.type] && CHANGES[m.type].has(m.action.split(":")[0])) refresh();
       } else if (m.t === "notice") {
         say(m.text);
         if (m.up && live) refresh();
