@@ -148,7 +148,6 @@ def make_user(db):
     from console.access.models import Grant, Role
 
     def make(username, role=None, host=None, label=None, superuser=False):
-        _builtin_roles()
         user = get_user_model().objects.create_user(
             username, password=PASSWORD, is_superuser=superuser, is_staff=superuser
         )
@@ -163,8 +162,18 @@ def make_user(db):
     return make
 
 
-def _builtin_roles():
-    """A transactional test's flush removes the rows the migration made: put them back."""
+@pytest.fixture(autouse=True, scope="session")
+def _roles_after_flush():
+    """A transactional test's flush removes the rows the migrations made, then sends
+    post_migrate: the built-in roles come back there, so no test depends on running
+    before the transactional ones (pytest-xdist's workers do not keep that order)."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(_builtin_roles, sender=apps.get_app_config("access"), dispatch_uid="wharf-test-roles")
+
+
+def _builtin_roles(**_signal):
     from console.access.models import Role
     from console.access.roles import BUILTIN_ROLES
 

@@ -9,6 +9,10 @@ import tempfile
 if "WHARF_DATA_DIR" not in os.environ:
     os.environ["WHARF_DATA_DIR"] = tempfile.mkdtemp(prefix="wharf-test-")
     atexit.register(shutil.rmtree, os.environ["WHARF_DATA_DIR"], ignore_errors=True)
+# Each pytest-xdist worker has a folder of its own inside it (its child processes inherit it).
+worker = os.environ.get("PYTEST_XDIST_WORKER")
+if worker and os.path.basename(os.environ["WHARF_DATA_DIR"]) != worker:
+    os.environ["WHARF_DATA_DIR"] = os.path.join(os.environ["WHARF_DATA_DIR"], worker)
 
 from console.settings import *  # noqa: E402,F403
 from console.settings import DATA_DIR, DATABASES  # noqa: E402
