@@ -92,6 +92,7 @@ def test_a_cut_recording_says_so(page, make_user, monkeypatch):
     login(page, "admin")
     page.goto(f"/audit/{entry}/replay/")
     expect(page.locator("#replay-cut")).to_contain_text("Cut:")
+    expect(page.get_by_label("Position")).to_be_enabled()  # the recording is loaded
     page.get_by_label("Position").focus()
     page.keyboard.press("End")
     expect(screen(page)).to_contain_text("[recording cut:")
