@@ -162,7 +162,11 @@ def reads(monkeypatch):
     return seen
 
 
-def test_hostile_values_never_make_a_500(admin_client, admin_user, world, reads):
+SHARDS = 4  # the walk's URLs in four parts, so that the test workers share it
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_hostile_values_never_make_a_500(admin_client, admin_user, world, reads, shard):
     from console.hosts.models import Host
 
     client = admin_client
@@ -216,7 +220,8 @@ def test_hostile_values_never_make_a_500(admin_client, admin_user, world, reads)
         send("post", path, fields=forms_by_action.get(path, {}).items(), what="valid post")
         forms_by_action[path] = {k: "" for k in reads - SKIP_FIELDS} | forms_by_action.get(path, {})
 
-    for path, tokenized in pages.values():
+    walked = requests
+    for path, tokenized in list(pages.values())[shard::SHARDS]:
         fields = forms_by_action[path]
         for key in sorted(query_keys.get(path, ())):
             for value in HOSTILE:
@@ -234,7 +239,7 @@ def test_hostile_values_never_make_a_500(admin_client, admin_user, world, reads)
                 send("get", hostile, what=f"path {name}")
                 send("post", hostile, fields=fields.items(), what=f"path {name}")
     assert Host.objects.filter(name="unix-1").exists()
-    assert requests > 1000, requests  # the walk reached the views and their fields
+    assert requests - walked > 200, requests - walked  # the walk reached its views and their fields
     assert not failures, "\n".join(map(str, failures))
 
 
