@@ -19,6 +19,8 @@ from console.settings import DATA_DIR, DATABASES  # noqa: E402
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # a throw-away database: no fsync per commit (the suite waits on the disk otherwise)
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA synchronous=OFF"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HOST_STATUS_TIMEOUT = 2.0
 DOCKER_TIMEOUT = 30.0
