@@ -26,6 +26,7 @@ import threading
 import uuid
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connections
 
@@ -102,6 +103,15 @@ class ActionConsumer(AsyncWebsocketConsumer):
 
     def setup(self):
         """The socket's state, before its thread starts (items may come before accept)."""
+
+    async def dispatch(self, message):
+        """As Channels' own, without closing stale database connections before each
+        message (a hop to the sync thread per acknowledgement): the database is used only
+        in the socket's own thread, which closes its connections when it ends."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def started(self):
         """Accepted: start the tasks that send."""
