@@ -248,6 +248,7 @@ class LogConsumer(ActionConsumer):
     def setup(self):
         self.pending, self.pending_bytes, self.skipped, self.end = [], 0, None, None
         self.in_flight, self.batch_number, self.sent_lines, self.sent_bytes = 0, 0, 0, 0
+        self.last_sent = 0.0  # when the last batch went (the loop's clock)
         self.wake = asyncio.Event()
 
     async def started(self):
@@ -294,7 +295,10 @@ class LogConsumer(ActionConsumer):
                 return
 
     async def _gather(self):
-        """Let a batch fill for up to BATCH_SECONDS (lines come in bursts)."""
+        """Let a batch fill for up to BATCH_SECONDS while lines come fast (the last batch
+        went less than that ago); a line of a quiet log goes at once."""
+        if self.loop.time() - self.last_sent >= BATCH_SECONDS:
+            return
         deadline = self.loop.time() + BATCH_SECONDS
         while len(self.pending) < BATCH_LINES and self.end is None and (left := deadline - self.loop.time()) > 0:
             self.wake.clear()
@@ -304,6 +308,7 @@ class LogConsumer(ActionConsumer):
                 break
 
     async def _send_lines(self):
+        self.last_sent = self.loop.time()
         lines = self.pending[:BATCH_LINES]
         del self.pending[:BATCH_LINES]
         # the bytes of what is left, in proportion (a bound, not an account)
