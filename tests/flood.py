@@ -14,7 +14,9 @@ async def flood(scope, receive, send):
     message = bytes(1024 * 1024)
     for _ in range(FLOOD_MIB):
         await send({"type": "websocket.send", "bytes": message})
-    await send({"type": "websocket.close"})
+    # no close from here: daphne would drop a client that does not answer it in time,
+    # with what the slow reader has not read yet; the client leaves once it has it all
+    await receive()  # websocket.disconnect
 
 
 if __name__ == "__main__":
