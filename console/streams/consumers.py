@@ -22,6 +22,7 @@ host failed.
 import asyncio
 import json
 import logging
+import queue
 import threading
 import uuid
 from urllib.parse import parse_qs
@@ -84,7 +85,7 @@ class ActionConsumer(AsyncWebsocketConsumer):
         self.actor = Actor.from_scope(self.scope, request_id=uuid.uuid4().hex)
         self.params = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
         self.gone = threading.Event()  # the socket is closed: the thread stops and finishes
-        self.slots = threading.Semaphore(self.SLOTS)
+        self.slots = Slots(self.SLOTS)
         self.tasks = []
         self.held = 0  # slots the subclass keeps taken (backpressure on the thread)
         self.setup()
@@ -180,6 +181,22 @@ class ActionConsumer(AsyncWebsocketConsumer):
             self.gone.set()
             return False
         return True
+
+
+class Slots:
+    """A counting semaphore in C (`queue.SimpleQueue` of tokens): the event loop releases
+    one per item the browser took, so it must cost little (threading.Semaphore is Python)."""
+
+    def __init__(self, count):
+        self._tokens = queue.SimpleQueue()
+        self.release(count)
+
+    def acquire(self):
+        self._tokens.get()
+
+    def release(self, n=1):
+        for _ in range(n):
+            self._tokens.put(None)
 
 
 def _settle(future, exc):
