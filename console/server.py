@@ -182,6 +182,10 @@ class BoundedRequest(Paced, WebRequest):
             self.body_file.close()
 
 
+# The largest message a browser sends: terminal input (a 64 KiB window), acks, resizes.
+WS_MAX_MESSAGE_BYTES = 1024 * 1024
+
+
 class BoundedWebSocketProtocol(Paced, WebSocketProtocol):
     """Daphne's websocket protocol as the transport's producer: sends wait for the client."""
 
@@ -246,8 +250,11 @@ class WharfServer(Server):
 
     @ws_factory.setter
     def ws_factory(self, factory):
-        """Server.run sets daphne's websocket factory here: it makes our protocol."""
+        """Server.run sets daphne's websocket factory here: it makes our protocol, which
+        refuses a message over WS_MAX_MESSAGE_BYTES as soon as its frame header says so
+        (autobahn would otherwise gather any size in memory before the app sees it)."""
         factory.protocol = BoundedWebSocketProtocol
+        factory.setProtocolOptions(maxFramePayloadSize=WS_MAX_MESSAGE_BYTES, maxMessagePayloadSize=WS_MAX_MESSAGE_BYTES)
         self._ws_factory = factory
 
     def create_application(self, protocol, scope):

@@ -245,7 +245,7 @@ class LogConsumer(ActionConsumer):
         kwargs = self.scope["url_route"]["kwargs"]
         options = services.LogOptions.from_params(self.params)
         self.follow = options.follow
-        host = services.log_host(self.actor, kwargs["host"], kwargs["ref"])
+        host = services.stream_host(self.actor, "container.logs", kwargs["host"], kwargs["ref"])
         self.session = services.open_logs(actor=self.actor, host=host, ref=kwargs["ref"], options=options)
 
     def pump(self):
@@ -387,7 +387,7 @@ class EventConsumer(QueuedConsumer):
 
     def open(self):
         filters = events.EventFilter.from_params(self.params)
-        host = events.events_host(self.actor, self.scope["url_route"]["kwargs"]["host"])
+        host = services.stream_host(self.actor, "host.events", self.scope["url_route"]["kwargs"]["host"])
         self.session = events.open_events(actor=self.actor, host=host, filters=filters)
 
     def pump(self):
@@ -435,7 +435,7 @@ class StatsConsumer(QueuedConsumer):
 
     def open(self):
         kwargs = self.scope["url_route"]["kwargs"]
-        host = stats.stats_host(self.actor, kwargs["host"])
+        host = services.stream_host(self.actor, "container.stats", kwargs["host"])
         if "ref" in kwargs:
             self.session = stats.open_container_stats(actor=self.actor, host=host, ref=kwargs["ref"])
         else:

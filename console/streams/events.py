@@ -30,10 +30,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 
 from console import gateway
-from console.actions import Target, allows, authorize, label_scope, long_action, perform
+from console.actions import Target, allows, label_scope, long_action, perform
 from console.errors import WharfError
-from console.hosts.models import Host
-from console.hosts.services import host_for
 from console.streams.lines import parse_time
 from console.streams.relay import relay_for, run_feed
 from console.streams.services import complete, time_range
@@ -369,14 +367,6 @@ def live_sockets(actor, hosts, query=""):
     """The events sockets a page opens (space-separated): one per host whose events the
     actor may see; the socket filters each event for the actor."""
     return " ".join(f"/ws/hosts/{h.name}/events/?{query}" for h in hosts if allows(actor, "host.events", h))
-
-
-def events_host(actor, host_name):
-    """The host of an events stream the actor may see (a hidden one looks missing); an
-    anonymous request is refused and recorded as such."""
-    if actor.user is None:
-        authorize(actor, "host.events", host=Host.named(host_name))
-    return host_for(actor, host_name)
 
 
 class EventSession:

@@ -83,11 +83,11 @@ def _drop_seen(lines, after, count):
 # --- who may read which container ---------------------------------------------------------
 
 
-def log_host(actor, host_name, ref):
-    """The host of a log stream the actor may see (see `host_for`: a hidden one looks
-    missing). An anonymous request is refused and recorded as such."""
+def stream_host(actor, code, host_name, ref=""):
+    """The host of a stream (logs, events, stats) the actor may see (see `host_for`: a
+    hidden one looks missing). An anonymous request is refused and recorded as such."""
     if actor.user is None:
-        authorize(actor, "container.logs", host=Host.named(host_name), target=Target(ref, ref))
+        authorize(actor, code, host=Host.named(host_name), target=Target(ref, ref) if ref else None)
     return host_for(actor, host_name)
 
 

@@ -26,11 +26,9 @@ from dataclasses import asdict
 from functools import partial
 
 from console import gateway
-from console.actions import Target, authorize, carries_one, label_scope, long_action
+from console.actions import Target, carries_one, label_scope, long_action
 from console.containers.services import container_target
 from console.errors import DockerNotFound, WharfError
-from console.hosts.models import Host
-from console.hosts.services import host_for
 from console.streams import events
 from console.streams.lines import json_lines
 from console.streams.relay import relay_for, run_feed
@@ -246,14 +244,6 @@ hub = Hub()
 
 
 # --- sessions: a container's page, a host's table ------------------------------------------
-
-
-def stats_host(actor, host_name):
-    """The host of a stats socket the actor may see (a hidden one looks missing); an
-    anonymous request is refused and recorded as such."""
-    if actor.user is None:
-        authorize(actor, "container.stats", host=Host.named(host_name))
-    return host_for(actor, host_name)
 
 
 class StatsSession:
