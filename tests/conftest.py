@@ -5,6 +5,7 @@ import os
 import threading
 import time
 import uuid
+from itertools import islice
 
 import docker.errors
 import pytest
@@ -27,6 +28,33 @@ DAEMON_CONFIG = {
         "insecure-registries": ["registry.wharf.test:5000", "10.99.0.0/16"],
     }
 }
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests marked `heavy(seconds)` first, spread over the pytest-xdist workers, so
+    that no worker is left running one alone at the end. worksteal hands worker k the next
+    len(rest) // (workers - k) tests of the list at the start: each part begins with its
+    share of the heavy ones, the longest placed first, each where the least is placed."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+    def weight(item):
+        marker = item.get_closest_marker("heavy")
+        return marker.args[0] if marker else 0
+
+    heavy = sorted((item for item in items if weight(item)), key=weight, reverse=True)
+    if workers < 2 or not heavy:
+        return
+    parts, loads = [[] for _ in range(workers)], [0] * workers
+    for item in heavy:
+        k = loads.index(min(loads))
+        parts[k].append(item)
+        loads[k] += weight(item)
+    light, ordered, left = iter([item for item in items if not weight(item)]), [], len(items)
+    for k, part in enumerate(parts):
+        size = left // (workers - k)
+        ordered += part + list(islice(light, max(0, size - len(part))))
+        left -= size
+    items[:] = ordered + list(light)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from tests.harness import TEST_IMAGE
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.heavy(15)
 def test_developer_scope_and_the_audit_trail(page, hosts, admin_user, make_user, docker_env):
     make_user("dev", role="Developer", host=hosts["unix-2"])
     name = f"dev-{uuid.uuid4().hex[:8]}"
@@ -38,7 +39,6 @@ def test_developer_scope_and_the_audit_trail(page, hosts, admin_user, make_user,
 
         login(page, "admin")
         page.goto("/audit/?user=dev")
-        page.screenshot(path="/tmp/wharf-audit.png", full_page=True)
         table = page.locator("table")
         for action, outcome in [
             ("auth.login", "succeeded"), ("container.stop", "succeeded"), ("host.create", "denied"),

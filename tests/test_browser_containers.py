@@ -15,6 +15,7 @@ from tests.harness import TEST_IMAGE
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.heavy(14)
 def test_run_stop_remove_in_the_browser(page, hosts, admin_user, docker_env):
     name = f"browser-{uuid.uuid4().hex[:8]}"
     client = docker_env.client("unix-2")
@@ -27,7 +28,6 @@ def test_run_stop_remove_in_the_browser(page, hosts, admin_user, docker_env):
         page.get_by_label("Command", exact=True).fill("sleep 300")
         page.get_by_label("Network", exact=True).select_option("none")
         expect(page.get_by_label("Detached: start it and open its page")).to_be_checked()
-        page.screenshot(path="/tmp/wharf-run.png", full_page=True)
         page.get_by_role("button", name="Run", exact=True).click()
 
         page.wait_for_url(re.compile(r"/hosts/unix-2/containers/[0-9a-f]{64}/$"))
@@ -75,7 +75,6 @@ def test_one_shot_output_and_the_file_browser(page, hosts, admin_user, docker_en
         page.get_by_role("button", name="Run", exact=True).click()
         expect(page.locator("pre.run-output")).to_have_text("hello <b>world</b>\n")
         expect(page.locator("#run-result")).to_contain_text("exit code 0")
-        page.screenshot(path="/tmp/wharf-oneshot.png")
 
         page.goto(f"/hosts/unix-1/containers/{container.id[:12]}/files/?path=/tmp")
         page.get_by_label("Files").set_input_files(
@@ -83,7 +82,6 @@ def test_one_shot_output_and_the_file_browser(page, hosts, admin_user, docker_en
         )
         page.get_by_role("button", name="Upload").click()
         expect(page.locator("table.files")).to_contain_text('we ird "name" <b>ü.txt')
-        page.screenshot(path="/tmp/wharf-files.png", full_page=True)
         with page.expect_download() as download:
             page.get_by_role("link", name='Download we ird "name" <b>ü.txt').click()
         # Chromium turns characters some file systems refuse (" < >) into _
@@ -117,6 +115,5 @@ def test_the_toolbar_labels_its_fields_and_shows_a_stop_in_progress(page, hosts,
         assert seen and seen[0] == ["Stopping…", True, "running"]
         expect(page.locator(".state")).to_have_text("exited")
         expect(toolbar.get_by_role("button", name="Stopping…")).to_have_count(0)
-        page.screenshot(path="/tmp/wharf-stopped.png")
     finally:
         container.remove(force=True)

@@ -19,7 +19,6 @@ def test_hosts_page_in_the_browser(page, hosts, admin_user, docker_env, settings
         assert row.locator("td").nth(2).inner_text().startswith("20.10")
     dead = page.locator('tr[data-host="dead-host"]')
     assert "unreachable" in dead.inner_text()
-    page.screenshot(path="/tmp/wharf-hosts.png", full_page=True)
     page.get_by_role("link", name="tls-1").click()
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result")).to_contain_text("Connected: Docker Engine")

@@ -58,7 +58,6 @@ def test_the_log_tab_of_a_busy_container(page, hosts, admin_user, docker_env):
         first_count = int(jump.inner_text().split()[1].rstrip("+"))
         expect(jump).not_to_have_text(f"↓ {first_count} new lines")  # more arrived meanwhile
         assert page.locator("#log-view").evaluate("v => v.scrollTop") == 0, "yanked back to the bottom"
-        page.screenshot(path="/tmp/wharf-logs.png")
         jump.click()
         expect(jump).to_be_hidden()
         assert at_bottom(page)

@@ -83,7 +83,6 @@ def test_replay_plays_pauses_and_seeks(page, make_user, monkeypatch):
     page.get_by_role("button", name="Play").click()  # plays on from there
     expect(screen(page)).to_contain_text("second line")
     page.get_by_role("button", name="Pause").click()
-    page.screenshot(path="/tmp/wharf-replay.png", full_page=True)
 
 
 def test_a_cut_recording_says_so(page, make_user, monkeypatch):

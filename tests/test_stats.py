@@ -347,7 +347,7 @@ def _settle():
 
 
 @LIVE
-def test_500_sockets_opened_and_dropped_leave_nothing_behind(hosts, admin_user, containers):
+def test_sockets_opened_and_dropped_leave_nothing_behind(hosts, admin_user, containers):
     container = containers("unix-1")
     cookie = cookie_for(admin_user)
 
@@ -365,10 +365,10 @@ def test_500_sockets_opened_and_dropped_leave_nothing_behind(hosts, admin_user, 
         run_async(open_and_drop(5, path))
     _settle()
     threads, fds = threading.active_count(), _fds()
-    for n in range(10):
-        run_async(open_and_drop(50, stats_path("unix-1", container.id) if n % 2 else stats_path("unix-1")))
+    for n in range(4):  # a socket's leak shows 160 times over, a round's 4 times
+        run_async(open_and_drop(40, stats_path("unix-1", container.id) if n % 2 else stats_path("unix-1")))
     _settle()
-    assert AuditEntry.objects.filter(action="container.stats", outcome="succeeded").count() == 510
+    assert AuditEntry.objects.filter(action="container.stats", outcome="succeeded").count() == 170
     assert stats.hub.streams() == 0 and events.hub.streams() == 0
     assert threading.active_count() <= threads
     assert _fds() <= fds + 2, "sockets or files left open"

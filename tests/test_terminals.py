@@ -458,6 +458,7 @@ def _settle():
     raise AssertionError("terminal threads still running")
 
 
+@pytest.mark.heavy(10)
 @LIVE
 def test_sessions_opened_and_dropped_leave_no_thread_socket_or_process_behind(hosts, admin_user, container_on):
     container = container_on(command=["cat"])
@@ -474,11 +475,11 @@ def test_sessions_opened_and_dropped_leave_no_thread_socket_or_process_behind(ho
     processes = len(container.top()["Processes"])
     gateway.forget(hosts["unix-1"])  # the clients' pools closed: what stays open is a leak
     threads, fds = threading.active_count(), _fds()
-    for _ in range(5):
-        run_async(open_and_drop(20))
+    for _ in range(3):  # a session's leak shows 108 times over, a round's 3 times
+        run_async(open_and_drop(12))
     _settle()
     gateway.forget(hosts["unix-1"])
-    assert AuditEntry.objects.filter(action__in=["container.exec", "container.attach_input"], outcome="succeeded").count() == 306
+    assert AuditEntry.objects.filter(action__in=["container.exec", "container.attach_input"], outcome="succeeded").count() == 114
     assert threading.active_count() <= threads
     assert _fds() <= fds, "sockets or files left open"
     for _ in range(100):  # `exec -i cat` sees its stdin close; a TTY shell is hung up
