@@ -57,6 +57,31 @@ def pytest_collection_modifyitems(config, items):
     items[:] = ordered + list(light)
 
 
+STATIC_FILES_MIDDLEWARE = "servestatic.middleware.ServeStaticMiddleware"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_client_without_static_files():
+    """The test client's chain without ServeStatic, its one async-only middleware: in the
+    client's synchronous handler it made every request cross to a new event loop thread
+    and back (a fifth of a page's time). It only answers /static/ paths and passes the rest
+    on, so pages run the same code; the live server (daphne, as in production) keeps it
+    and serves the static files (tests/test_login.py reads one there)."""
+    from django.conf import settings
+    from django.test import override_settings
+    from django.test.client import ClientHandler
+
+    load_middleware = ClientHandler.load_middleware
+
+    def without_static_files(handler, is_async=False):
+        with override_settings(MIDDLEWARE=[m for m in settings.MIDDLEWARE if m != STATIC_FILES_MIDDLEWARE]):
+            load_middleware(handler, is_async)
+
+    ClientHandler.load_middleware = without_static_files
+    yield
+    ClientHandler.load_middleware = load_middleware
+
+
 @pytest.fixture(scope="session")
 def docker_env():
     env = DockerEnv(unix_daemons=2, tls_daemons=1, registry=True, ssh=True, daemon_config=DAEMON_CONFIG)

@@ -4,6 +4,7 @@ headers, changing one's own password."""
 
 import io
 import re
+import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -199,14 +200,21 @@ def test_an_ipv6_client_has_one_budget_for_its_64(client, db, settings):
 # --- headers: Content-Security-Policy, no-store ---
 
 
-def test_csp_on_every_page_and_no_store_when_logged_in(admin_client):
+def test_csp_on_every_page_and_no_store_when_logged_in(transactional_db, admin_client, live_server_url):
     page = admin_client.get("/hosts/")
     csp = page["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe" not in csp
     assert "no-store" in page["Cache-Control"]
-    static = admin_client.get("/static/css/wharf.css")
-    assert static.status_code == 200 and "no-store" not in static.get("Cache-Control", "")
     assert Client().get("/accounts/login/")["Content-Security-Policy"] == csp  # logged out too
+    # Through daphne, as in production: a logged-in user's page is no-store, the static
+    # files it uses stay cacheable.
+    cookie = {"Cookie": f"sessionid={admin_client.cookies['sessionid'].value}"}
+    with urllib.request.urlopen(urllib.request.Request(live_server_url + "/hosts/", headers=cookie), timeout=30) as page:
+        assert page.status == 200 and "no-store" in page.headers["Cache-Control"]
+    with urllib.request.urlopen(urllib.request.Request(live_server_url + "/static/css/wharf.css", headers=cookie), timeout=30) as static:
+        assert static.status == 200 and static.read().strip()
+        assert "no-store" not in static.headers.get("Cache-Control", "")
+        assert static.headers["X-Content-Type-Options"] == "nosniff"
 
 
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)|\son[a-z]+\s*=|\sstyle\s*=|javascript:|hx-on", re.IGNORECASE)
