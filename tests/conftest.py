@@ -101,10 +101,15 @@ def add_host(spec, name=None):
     )  # fmt: skip
 
 
+@pytest.fixture(scope="session")
+def _anchor_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("anchors")
+
+
 @pytest.fixture(autouse=True)
-def _audit_anchors(settings, tmp_path_factory):
+def _audit_anchors(settings, _anchor_folder):
     """An anchor file per test: its anchors name entries of this test's database only."""
-    settings.AUDIT_ANCHOR_FILE = tmp_path_factory.mktemp("anchors") / "audit.anchors"
+    settings.AUDIT_ANCHOR_FILE = _anchor_folder / f"{uuid.uuid4().hex}.anchors"
 
 
 @pytest.fixture
