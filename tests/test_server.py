@@ -232,6 +232,7 @@ def test_a_slow_reader_does_not_make_the_server_hold_the_download(server, sessio
     assert server.peak_growth() < 64
 
 
+@pytest.mark.heavy(9)
 def test_a_slow_websocket_reader_does_not_make_the_server_hold_the_messages():
     server = ServerProcess("tests.flood")
     try:

@@ -346,6 +346,7 @@ def _settle():
     raise AssertionError("stats threads still running")
 
 
+@pytest.mark.heavy(6)
 @LIVE
 def test_sockets_opened_and_dropped_leave_nothing_behind(hosts, admin_user, containers):
     container = containers("unix-1")
