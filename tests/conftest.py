@@ -250,6 +250,21 @@ def admin_client(client, admin_user):
     return client
 
 
+def open_fds():
+    """How many file descriptors this process holds (a leak test's count)."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def settle(*thread_names, also_idle=lambda: True):
+    """Wait (30 s at most) until no thread whose name starts with one of `thread_names`
+    runs, and `also_idle()` holds: each socket's thread ends once its entry is complete."""
+    for _ in range(600):
+        if also_idle() and not [t for t in threading.enumerate() if t.name.startswith(thread_names)]:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"threads still running: {', '.join(thread_names)}")
+
+
 def run_async(coroutine):
     """Run a coroutine to its end from sync test code, in a thread of its own (the
     browser tests leave an event loop running in the main thread)."""

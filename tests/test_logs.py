@@ -20,7 +20,7 @@ from console.audit.models import AuditEntry
 from console.gateway import LogStream
 from console.streams import consumers
 from console.streams.lines import LineReader, parse_time
-from tests.conftest import client_of, run_async
+from tests.conftest import client_of, open_fds, run_async, settle
 from tests.harness import TEST_IMAGE
 
 DOCKER_CLI = shutil.which("docker", path="/usr/local/bin:/usr/bin")
@@ -384,10 +384,6 @@ def test_a_reconnect_resumes_without_duplicate_or_gap(hosts, admin_user, docker_
     assert "stopped (exit code 0)" in end["notice"]
 
 
-def _fds():
-    return len(os.listdir("/proc/self/fd"))
-
-
 @LIVE
 def test_streams_opened_and_dropped_leave_no_thread_or_socket_behind(hosts, admin_user, container_on):
     container = container_on("unix-1", "echo hello; sleep 300")
@@ -403,23 +399,14 @@ def test_streams_opened_and_dropped_leave_no_thread_or_socket_behind(hosts, admi
             await socket.disconnect()
 
     run_async(open_and_drop(5))  # the pools and the first connections exist from here on
-    _settle()
-    threads, fds = threading.active_count(), _fds()
+    settle("ws-container.logs")
+    threads, fds = threading.active_count(), open_fds()
     for _ in range(3):  # a stream's leak shows 120 times over, a round's 3 times
         run_async(open_and_drop(40))  # 40 at once: past the host client's pool of 32 connections
-    _settle()
+    settle("ws-container.logs")
     assert AuditEntry.objects.filter(action="container.logs", outcome="succeeded").count() == 125
     assert threading.active_count() <= threads
-    assert _fds() <= fds + 2, "sockets or files left open"
-
-
-def _settle():
-    """Wait until every stream's thread has ended (it ends once its entry is complete)."""
-    for _ in range(600):
-        if not [t for t in threading.enumerate() if t.name == "ws-container.logs"]:
-            return
-        time.sleep(0.05)
-    raise AssertionError("stream threads still running")
+    assert open_fds() <= fds + 2, "sockets or files left open"
 
 
 def test_short_frames_without_timestamps_at_the_end_of_a_read():

@@ -5,10 +5,8 @@ and the stats websockets, against the real test daemons and the docker CLI."""
 import asyncio
 import copy
 import json
-import os
 import re
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from console.audit.models import AuditEntry
 from console.hosts.models import Host
 from console.streams import consumers, events, stats
 from console.streams.usage import usage_of
-from tests.conftest import run_async
+from tests.conftest import open_fds, run_async, settle
 from tests.harness import TEST_IMAGE
 from tests.parity import DockerCli
 from tests.test_events import Relay
@@ -333,19 +331,6 @@ def test_a_host_that_goes_away_is_said_and_the_samples_come_back(hosts, admin_us
     assert rows[container.id]["text"]["Name"] == container.name
 
 
-def _fds():
-    return len(os.listdir("/proc/self/fd"))
-
-
-def _settle():
-    """Wait until every socket's thread and every feed's thread has ended."""
-    for _ in range(600):
-        if not [t for t in threading.enumerate() if t.name == "ws-container.stats"] and not feed_threads():
-            return
-        time.sleep(0.05)
-    raise AssertionError("stats threads still running")
-
-
 @pytest.mark.heavy(6)
 @LIVE
 def test_sockets_opened_and_dropped_leave_nothing_behind(hosts, admin_user, containers):
@@ -364,12 +349,12 @@ def test_sockets_opened_and_dropped_leave_nothing_behind(hosts, admin_user, cont
 
     for path in (stats_path("unix-1", container.id), stats_path("unix-1")):  # pools and first connections exist from here
         run_async(open_and_drop(5, path))
-    _settle()
-    threads, fds = threading.active_count(), _fds()
+    settle("ws-container.stats", also_idle=lambda: not feed_threads())
+    threads, fds = threading.active_count(), open_fds()
     for n in range(4):  # a socket's leak shows 160 times over, a round's 4 times
         run_async(open_and_drop(40, stats_path("unix-1", container.id) if n % 2 else stats_path("unix-1")))
-    _settle()
+    settle("ws-container.stats", also_idle=lambda: not feed_threads())
     assert AuditEntry.objects.filter(action="container.stats", outcome="succeeded").count() == 170
     assert stats.hub.streams() == 0 and events.hub.streams() == 0
     assert threading.active_count() <= threads
-    assert _fds() <= fds + 2, "sockets or files left open"
+    assert open_fds() <= fds + 2, "sockets or files left open"

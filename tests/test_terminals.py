@@ -4,7 +4,6 @@ against the real test daemons, through the whole ASGI application (session, Orig
 import asyncio
 import hashlib
 import json
-import os
 import threading
 import time
 import uuid
@@ -19,7 +18,7 @@ from console.gateway import TerminalSocket
 from console.streams import consumers as codes
 from console.terminals import consumers
 from console.terminals.recording import path_of
-from tests.conftest import client_of, run_async
+from tests.conftest import client_of, open_fds, run_async, settle
 from tests.harness import TEST_IMAGE
 
 ORIGIN = b"http://127.0.0.1"
@@ -446,18 +445,6 @@ def test_input_on_a_read_only_attach_is_refused_and_recorded(hosts, make_user, c
 # --- leaks -------------------------------------------------------------------------------
 
 
-def _fds():
-    return len(os.listdir("/proc/self/fd"))
-
-
-def _settle():
-    for _ in range(600):
-        if not [t for t in threading.enumerate() if t.name.startswith(("ws-container.exec", "ws-container.attach"))]:
-            return
-        time.sleep(0.05)
-    raise AssertionError("terminal threads still running")
-
-
 @pytest.mark.heavy(10)
 @LIVE
 def test_sessions_opened_and_dropped_leave_no_thread_socket_or_process_behind(hosts, admin_user, container_on):
@@ -471,17 +458,17 @@ def test_sessions_opened_and_dropped_leave_no_thread_socket_or_process_behind(ho
                 await terminal.socket.disconnect()
 
     run_async(open_and_drop(2))
-    _settle()
+    settle("ws-container.exec", "ws-container.attach")
     processes = len(container.top()["Processes"])
     gateway.forget(hosts["unix-1"])  # the clients' pools closed: what stays open is a leak
-    threads, fds = threading.active_count(), _fds()
+    threads, fds = threading.active_count(), open_fds()
     for _ in range(3):  # a session's leak shows 108 times over, a round's 3 times
         run_async(open_and_drop(12))
-    _settle()
+    settle("ws-container.exec", "ws-container.attach")
     gateway.forget(hosts["unix-1"])
     assert AuditEntry.objects.filter(action__in=["container.exec", "container.attach_input"], outcome="succeeded").count() == 114
     assert threading.active_count() <= threads
-    assert _fds() <= fds, "sockets or files left open"
+    assert open_fds() <= fds, "sockets or files left open"
     for _ in range(100):  # `exec -i cat` sees its stdin close; a TTY shell is hung up
         if len(container.top()["Processes"]) <= processes:
             break

@@ -376,7 +376,28 @@ class QueuedConsumer(ActionConsumer):
             self.free_slot()
 
 
-class EventConsumer(QueuedConsumer):
+class FeedConsumer(QueuedConsumer):
+    """A queued consumer reading a feed's session (events, stats): the session's entry
+    records how many items and bytes were sent, as `counted` tallies them."""
+
+    def setup(self):
+        super().setup()
+        self.sent, self.sent_bytes = 0, 0
+
+    def counted(self, message, items):
+        text = json.dumps(message, separators=(",", ":"))
+        self.sent += items
+        self.sent_bytes += len(text)
+        return text
+
+    def close_source(self):
+        self.session.close()
+
+    def finish(self, note, failure):
+        self.session.finish(self.sent, self.sent_bytes, note, failure)
+
+
+class EventConsumer(FeedConsumer):
     """`docker events` of one host, from the host's shared feed (console/streams/events.py),
     filtered for this user and page. Messages: {"t": "event", ...the event},
     {"t": "notice", "text", "up"} (the host went away or came back), {"t": "skipped",
@@ -396,33 +417,18 @@ class EventConsumer(QueuedConsumer):
                 break
         return "closed by the browser"
 
-    def close_source(self):
-        self.session.close()
-
-    def finish(self, note, failure):
-        self.session.finish(self.sent, self.sent_bytes, note, failure)
-
-    def setup(self):
-        super().setup()
-        self.sent, self.sent_bytes = 0, 0
-
     def encode(self, item):
         if isinstance(item, events.Skipped):
-            message = {"t": "skipped", "count": item.count}
-        elif isinstance(item, events.Notice):
-            message = {"t": "notice", "text": item.text, "up": item.up}
-        else:
-            message = {"t": "event", **item}
-            self.sent += 1
-        text = json.dumps(message, separators=(",", ":"))
-        self.sent_bytes += len(text)
-        return text
+            return self.counted({"t": "skipped", "count": item.count}, items=0)
+        if isinstance(item, events.Notice):
+            return self.counted({"t": "notice", "text": item.text, "up": item.up}, items=0)
+        return self.counted({"t": "event", **item}, items=1)
 
 
 # --- container stats ------------------------------------------------------------------------
 
 
-class StatsConsumer(QueuedConsumer):
+class StatsConsumer(FeedConsumer):
     """`docker stats` of one container (/containers/<ref>/stats/) or of the host's running
     containers the user may see (/stats/), from the shared per-container feeds
     (console/streams/stats.py). Messages: {"t": "stats", "rows", "down", "gone"} with the
@@ -449,21 +455,8 @@ class StatsConsumer(QueuedConsumer):
                 return self.session.ended
         return "closed by the browser"
 
-    def close_source(self):
-        self.session.close()
-
-    def finish(self, note, failure):
-        self.session.finish(self.sent, self.sent_bytes, note, failure)
-
-    def setup(self):
-        super().setup()
-        self.sent, self.sent_bytes = 0, 0
-
     def encode(self, item):
-        text = json.dumps(item, separators=(",", ":"))
-        self.sent += 1
-        self.sent_bytes += len(text)
-        return text
+        return self.counted(item, items=1)
 
 
 # --- image pulls and pushes ---------------------------------------------------------------
