@@ -1,6 +1,7 @@
 """Shared fixtures: the real Docker daemons (tests/harness.py), hosts pointing at
 them, users with roles, a live daphne server and a Playwright browser."""
 
+import asyncio
 import os
 import threading
 import time
@@ -177,15 +178,18 @@ def docker_of(docker_env):
 @pytest.fixture
 def containers(docker_env):
     """The one container factory: make(host_name="unix-1", cmd="sleep 300", start=True,
-    labels=None, env=None, name=None) -> a docker-py Container on that test daemon;
-    every container made is force-removed at the end."""
+    labels=None, env=None, name=None, network=None) -> a docker-py Container on that test
+    daemon; every container made is force-removed at the end. `network=None` disables
+    networking (isolated like `--network none`, and its start costs dockerd no
+    network-namespace hook, a tenth of a second of CPU each)."""
     made = []
 
-    def make(host_name="unix-1", cmd="sleep 300", start=True, labels=None, env=None, name=None):
+    def make(host_name="unix-1", cmd="sleep 300", start=True, labels=None, env=None, name=None, network=None):
         client = docker_env.client(host_name)
+        network_ = {"network_mode": network} if network else {"network_disabled": True}
         container = client.containers.create(
             TEST_IMAGE, cmd, name=name or f"t-{uuid.uuid4().hex[:10]}", labels=labels or {},
-            environment=env or {}, network_mode="none",
+            environment=env or {}, **network_,
         )  # fmt: skip
         made.append((client, container.id))
         if start:
@@ -266,9 +270,8 @@ def settle(*thread_names, also_idle=lambda: True):
 
 
 def run_async(coroutine):
-    """Run a coroutine to its end from sync test code, in a thread of its own (the
-    browser tests leave an event loop running in the main thread)."""
-    import asyncio
+    """Run a coroutine to its end from sync test code, in a thread of its own (in a
+    browser test, Playwright's event loop is marked running in the main thread)."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as executor:
@@ -324,32 +327,40 @@ def live_server_url(django_db_setup, django_db_blocker):
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Chromium for one module's tests. Playwright's sync API keeps an event loop running
-    in the main thread, so Django's async-safety check is lifted while it runs, and only
-    then: elsewhere a sync ORM call on an event loop must fail the tests."""
+    """Chromium, started once per test worker (a start costs about a second of CPU).
+
+    Playwright's sync API marks its event loop as running in the main thread after
+    every call. Between browser tests the loop is marked idle again, so that in every
+    other test a sync ORM call on an event loop still fails; `page` marks it running,
+    and lifts Django's async-safety check, for its own test only."""
     from playwright.sync_api import sync_playwright
 
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium.loop = asyncio.get_running_loop()
+        asyncio._set_running_loop(None)
+        yield chromium
+        asyncio._set_running_loop(chromium.loop)
+        chromium.close()
 
 
 @pytest.fixture
 def page(browser, live_server_url, transactional_db):
-    context = browser.new_context(base_url=live_server_url)
-    page = context.new_page()
-    page.set_default_timeout(15000)
+    asyncio._set_running_loop(browser.loop)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     refused = []  # what the Content-Security-Policy blocked: a script or style to move to a file
-    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-    yield page
-    context.close()
+    try:
+        context = browser.new_context(base_url=live_server_url)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        yield page
+        context.close()
+    finally:
+        asyncio._set_running_loop(None)
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
     assert refused == []
 
 
@@ -362,8 +373,16 @@ def client_of(user):
     return client
 
 
-def login(page, username, password=PASSWORD):
-    """Log in through the browser's login page."""
+def login(page, username, password=None):
+    """Log `username` in: with a password, through the login page (the flow a person
+    clicks through); without, by handing the browser a session cookie, two page loads
+    fewer for a test about something else."""
+    if password is None:
+        from django.conf import settings
+
+        session = client_of(get_user_model().objects.get(username=username)).cookies[settings.SESSION_COOKIE_NAME]
+        page.context.add_cookies([{"name": session.key, "value": session.value, "domain": "127.0.0.1", "path": "/"}])
+        return
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)

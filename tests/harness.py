@@ -514,9 +514,12 @@ class DockerEnv:
         registry: bool = True,
         ssh: bool = True,
         daemon_config: dict[str, dict] | None = None,
+        data_roots: dict[str, str] | None = None,
     ) -> None:
         """`daemon_config`: more daemon.json settings for a daemon, by name, e.g.
-        {"unix-2": {"registry-mirrors": ["http://127.0.0.1:1/"]}}."""
+        {"unix-2": {"registry-mirrors": ["http://127.0.0.1:1/"]}}. `data_roots`: a folder
+        by daemon name whose images and build cache outlive the environment (the caller
+        keeps two environments off the same folder)."""
         if unix_daemons < 0 or tls_daemons < 0 or unix_daemons + tls_daemons < 1:
             raise ValueError("need at least one daemon")
         self._n_unix = unix_daemons
@@ -524,6 +527,7 @@ class DockerEnv:
         self._want_registry = registry
         self._want_ssh = ssh
         self._daemon_config = daemon_config or {}
+        self._data_roots = data_roots or {}
         self.daemons: list[DaemonSpec] = []
         self.registry: RegistrySpec | None = None
         self.ssh: SSHSpec | None = None
@@ -815,7 +819,7 @@ class DockerEnv:
     def _start_daemon(self, d: _Daemon) -> None:
         argv = [
             self._dockerd,
-            "--data-root", os.path.join(d.dir, "data"),
+            "--data-root", self._data_roots.get(d.spec.name) or os.path.join(d.dir, "data"),
             "--exec-root", os.path.join(d.dir, "exec"),
             "--pidfile", os.path.join(d.dir, "docker.pid"),
             "--config-file", d.config,
@@ -1095,6 +1099,9 @@ class DockerEnv:
             self.stop_errors.append(f"processes still alive: {sorted(left)}")
 
         # 5. Unmount what dockerd left (data-root bind mount, overlays, netns).
+        for kept in self._data_roots.values():
+            for mp in sorted(_mounts_under(kept), key=len, reverse=True):
+                _umount(mp)
         if self.root:
             for _ in range(3):
                 mounts = _mounts_under(self.root)

@@ -14,6 +14,7 @@ NEW = "a brand new passphrase 5521"
 def test_change_password_in_the_browser(page, make_user):
     make_user("carol", role="Viewer")
     login(page, "carol")
+    page.goto("/")
     page.get_by_role("link", name="Change password").click()
     page.get_by_label("Old password").fill("correct horse battery staple 42")
     page.get_by_label("New password", exact=True).fill(NEW)
@@ -27,7 +28,7 @@ def test_change_password_in_the_browser(page, make_user):
 
 def test_select_all_checks_every_row(page, hosts, admin_user, docker_env):
     client = docker_env.client("unix-1")
-    containers = [client.containers.create(TEST_IMAGE, "true", network_mode="none") for _ in range(2)]
+    containers = [client.containers.create(TEST_IMAGE, "true", network_disabled=True) for _ in range(2)]
     try:
         login(page, "admin")
         page.goto("/hosts/unix-1/containers/?all=1")

@@ -63,7 +63,7 @@ def test_run_stop_remove_in_the_browser(page, hosts, admin_user, docker_env):
 
 def test_one_shot_output_and_the_file_browser(page, hosts, admin_user, docker_env):
     client = docker_env.client("unix-1")
-    container = client.containers.create(TEST_IMAGE, "sleep 300", network_mode="none")
+    container = client.containers.create(TEST_IMAGE, "sleep 300", network_disabled=True)
     try:
         login(page, "admin")
         page.goto("/hosts/unix-1/run/")
@@ -94,7 +94,7 @@ def test_one_shot_output_and_the_file_browser(page, hosts, admin_user, docker_en
 def test_the_toolbar_labels_its_fields_and_shows_a_stop_in_progress(page, hosts, admin_user, docker_env):
     client = docker_env.client("unix-1")
     # PID 1 of a container ignores SIGTERM unless it handles it: Stop waits its whole timeout.
-    container = client.containers.run(TEST_IMAGE, "sleep 300", detach=True, network_mode="none")
+    container = client.containers.run(TEST_IMAGE, "sleep 300", detach=True, network_disabled=True)
     # What the page shows once Stop is clicked, reported by the page itself: Playwright's
     # own queries wait for the navigation the click starts, i.e. for the result.
     seen = []

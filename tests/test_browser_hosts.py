@@ -1,5 +1,7 @@
 """A person logs in and sees the hosts: every test host up, a dead one unreachable."""
 
+import os
+
 import pytest
 from playwright.sync_api import expect
 
@@ -31,3 +33,21 @@ def test_an_error_answer_to_an_htmx_request_is_shown(page, hosts, admin_user):
     Host.objects.filter(name="unix-1").delete()  # removed meanwhile, in another tab
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result [role=alert]")).to_be_visible()
+
+
+def test_the_browser_leaves_the_async_safety_check_on_for_other_tests(browser, db, make_user):
+    """Chromium runs for the whole worker (tests/conftest.py), yet outside a test that uses
+    a page no event loop is marked running, and a sync ORM call on a loop still fails."""
+    import asyncio
+
+    from django.core.exceptions import SynchronousOnlyOperation
+
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
+    assert "DJANGO_ALLOW_ASYNC_UNSAFE" not in os.environ
+
+    async def query():
+        make_user("on-a-loop")
+
+    with pytest.raises(SynchronousOnlyOperation):
+        asyncio.run(query())

@@ -26,7 +26,7 @@ def at_bottom(page):
 def test_the_log_tab_of_a_busy_container(page, hosts, admin_user, docker_env):
     client = docker_env.client("unix-1")
     container = client.containers.run(
-        TEST_IMAGE, ["sh", "-c", BUSY], detach=True, network_mode="none", name=f"busy-{uuid.uuid4().hex[:8]}"
+        TEST_IMAGE, ["sh", "-c", BUSY], detach=True, network_disabled=True, name=f"busy-{uuid.uuid4().hex[:8]}"
     )
     try:
         login(page, "admin")

@@ -36,7 +36,7 @@ def test_the_cpu_chart_moves_and_the_host_table_updates(page, hosts, make_user, 
     assert row.locator("td").nth(1).inner_text() == busy.name
     # started later, on the daemon directly: it appears; another team's never does
     docker = docker_of("unix-1")
-    late = docker.containers.run(TEST_IMAGE, ["sleep", "300"], detach=True, network_mode="none", labels={"team": "a"})
+    late = docker.containers.run(TEST_IMAGE, ["sleep", "300"], detach=True, network_disabled=True, labels={"team": "a"})
     docker_of.made.append(("unix-1", late.id))
     page.locator(f"#stats-{late.id}").wait_for()
     late.stop(timeout=0)  # a container that stops leaves the table

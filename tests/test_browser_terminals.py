@@ -27,7 +27,7 @@ def type_line(page, text):
 
 def test_a_shell_in_the_browser(page, hosts, admin_user, docker_env):
     client = docker_env.client("unix-1")
-    container = client.containers.run(TEST_IMAGE, ["sleep", "300"], detach=True, network_mode="none",
+    container = client.containers.run(TEST_IMAGE, ["sleep", "300"], detach=True, network_disabled=True,
                                       name=f"shell-{uuid.uuid4().hex[:8]}")  # fmt: skip
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     try:

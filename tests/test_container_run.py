@@ -133,7 +133,7 @@ def test_bad_input_comes_back_next_to_the_field(admin_client, hosts, docker_of, 
 def test_name_taken_comes_back_next_to_the_name(admin_client, hosts, docker_of):
     name = unique()
     docker_of.made.append(("unix-1", name))
-    docker_of("unix-1").containers.create(TEST_IMAGE, "true", name=name, network_mode="none")
+    docker_of("unix-1").containers.create(TEST_IMAGE, "true", name=name, network_disabled=True)
     before = names_on(docker_of("unix-1"))
     response = admin_client.post("/hosts/unix-1/run/", run_data(name=name, command="true"))
     assert response.status_code == 409
@@ -321,7 +321,7 @@ def test_commit_then_run_the_new_image(admin_client, hosts, docker_of, image_cle
 def test_commit_form_errors_and_denial(client, admin_client, make_user, hosts, docker_of):
     name = unique()
     docker_of.made.append(("unix-1", name))
-    docker_of("unix-1").containers.create(TEST_IMAGE, "true", name=name, network_mode="none")
+    docker_of("unix-1").containers.create(TEST_IMAGE, "true", name=name, network_disabled=True)
     url = f"/hosts/unix-1/containers/{name}/commit/"
     assert admin_client.get(url).status_code == 200
     response = admin_client.post(url, {"repository": "Bad Name", "changes": "RUN rm -rf /"})

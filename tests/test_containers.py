@@ -422,7 +422,7 @@ def test_untrusted_text_is_escaped(hosts, docker_env, containers, admin_client):
 
 
 def test_detail_overview(hosts, containers, admin_client):
-    c = containers("tls-1", labels={"team": "payments"}, env={"MODE": "fast"})
+    c = containers("tls-1", labels={"team": "payments"}, env={"MODE": "fast"}, network="none")
     text = admin_client.get(f"/hosts/tls-1/containers/{c.name}/").content.decode()
     for part in (c.name, "running", TEST_IMAGE, "sleep 300", "team", "payments", "MODE", "fast",
                  "<dt>Restart policy</dt><dd>no</dd>", "<tr><td>none</td>",
@@ -431,6 +431,9 @@ def test_detail_overview(hosts, containers, admin_client):
     for button in ("Stop", "Restart", "Pause", "Kill", "Rename", "Remove"):
         assert f">{button}</button>" in text or f">{button}…</summary>" in text, button
     assert ">Start</button>" not in text and ">Unpause</button>" not in text
+    unplugged = containers("tls-1", start=False)
+    text = admin_client.get(f"/hosts/tls-1/containers/{unplugged.name}/").content.decode()
+    assert '<td colspan="4" class="muted">Networking disabled.</td>' in text
 
 
 @pytest.mark.parametrize("host_name", ["unix-1"])

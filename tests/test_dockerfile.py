@@ -10,10 +10,14 @@ is reachable from inside it alone), and a script run inside it logs in over HTTP
 
 The debootstrap tarball and the wheelhouse are made once per machine and kept outside the
 clone (~/.cache/wharf-test/dockerfile, or $WHARF_TEST_CACHE), so that a fresh clone (CI)
-finds them. Skipped, with the reason, when debootstrap is not installed.
+finds them; so are the daemon's images and build cache, so that the build of unchanged
+files is a cache hit, as on an operator's machine (a change to requirements.txt, the
+Dockerfile or any file it copies builds again from there). Skipped, with the reason,
+when debootstrap is not installed.
 """
 
 import contextlib
+import fcntl
 import hashlib
 import http.server
 import os
@@ -140,8 +144,19 @@ def _missing_requirements(folder, python):
 
 @pytest.fixture(scope="module")
 def engine():
-    with DockerEnv(unix_daemons=1, tls_daemons=0, registry=False, ssh=False) as env:
-        yield env.daemons[0], env.client(env.daemons[0].name, timeout=900)
+    """A daemon whose images and build cache are kept in CACHE; a second test run at the
+    same time gets one that starts empty."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "engine.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            kept = {"unix-1": str(CACHE / "engine")}
+        except BlockingIOError:
+            kept = {}
+        with DockerEnv(unix_daemons=1, tls_daemons=0, registry=False, ssh=False, data_roots=kept) as env:
+            client = env.client(env.daemons[0].name, timeout=900)
+            yield env.daemons[0], client
+            client.images.prune(filters={"dangling": True})  # what an earlier build left untagged
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -151,8 +166,15 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @contextlib.contextmanager
 def _served(folder):
-    """A folder over HTTP on 127.0.0.1 (a build with --network host reaches it)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
+    """A folder over HTTP on 127.0.0.1 (a build with --network host reaches it). The port
+    comes from the folder's name, so that the build's PIP_ARGS, and with them the cache
+    of its pip step, stay the same from one run to the next; any port if that one is taken."""
+    handler = partial(_QuietHandler, directory=str(folder))
+    port = 20000 + int(hashlib.sha256(folder.name.encode()).hexdigest(), 16) % 30000
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -172,10 +194,17 @@ def test_build_context_leaves_out_venv_data_git_and_caches():
 def test_image_builds_from_a_local_base_and_serves_the_console(engine):
     spec, client = engine
     base = _base_tar()
-    client.api.import_image_from_file(str(base), repository=BASE.split(":")[0], tag="bookworm")
+    made = f"{base.stat().st_size}-{base.stat().st_mtime_ns}"  # this tarball, not an earlier one
+    try:
+        imported = client.images.get(BASE).labels.get("wharf-test.base") == made
+    except docker.errors.ImageNotFound:
+        imported = False
+    if not imported:
+        client.api.import_image_from_file(str(base), repository=BASE.split(":")[0], tag="bookworm",
+                                          changes=[f"LABEL wharf-test.base={made}"])  # fmt: skip
     version = client.containers.run(
         BASE, ["python3", "-c", "import platform; print(platform.python_version())"],
-        network_mode="none", remove=True,
+        network_disabled=True, remove=True,
     ).decode().strip()  # fmt: skip
     try:
         with _served(_wheelhouse(version)) as wheels:
@@ -189,7 +218,7 @@ def test_image_builds_from_a_local_base_and_serves_the_console(engine):
 
     socket_path = spec.url.removeprefix("unix://")
     container = client.containers.run(
-        IMAGE, detach=True, network_mode="none",
+        IMAGE, detach=True, network_disabled=True,
         environment={"WHARF_ADMIN_PASSWORD": PASSWORD, "DOCKER_HOST": f"unix://{INNER_SOCKET}"},
         volumes={socket_path: {"bind": INNER_SOCKET, "mode": "rw"}},
         group_add=[str(os.stat(socket_path).st_gid)],

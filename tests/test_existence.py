@@ -94,7 +94,7 @@ def labelled(docker_env):
     """A running container of team b on unix-1, removed at the end."""
     client = docker_env.client("unix-1")
     container = client.containers.run(
-        TEST_IMAGE, "sleep 300", detach=True, network_mode="none",
+        TEST_IMAGE, "sleep 300", detach=True, network_disabled=True,
         name=f"theirs-{uuid.uuid4().hex[:8]}", labels={"team": "b"},
     )  # fmt: skip
     yield container

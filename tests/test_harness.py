@@ -76,7 +76,7 @@ def test_daemon_pings_and_has_test_image(env, name):
 def test_run_echo(env, name):
     c = env.client(name)
     out = c.containers.run(
-        TEST_IMAGE, ["echo", "hello", "world"], remove=True, network_mode="none"
+        TEST_IMAGE, ["echo", "hello", "world"], remove=True, network_disabled=True
     )
     assert out == b"hello world\n"
 
@@ -157,7 +157,7 @@ def test_ssh_client_reaches_target_daemon(env, monkeypatch):
         assert c.version()["ApiVersion"]
         assert f"wharf-daemon={env.ssh.target}" in c.info()["Labels"]
         out = c.containers.run(TEST_IMAGE, ["echo", "over", "ssh"], remove=True,
-                               network_mode="none")
+                               network_disabled=True)
         assert out == b"over ssh\n"
     finally:
         c.close()
@@ -202,7 +202,7 @@ def test_stop_leaves_nothing_behind(monkeypatch):
     try:
         c = e.client("unix-1")
         sleeper = c.containers.run(TEST_IMAGE, ["sleep", "1000"], detach=True,
-                                   network_mode="none")
+                                   network_disabled=True)
         sleeper.reload()
         container_pid = sleeper.attrs["State"]["Pid"]
         assert _alive(container_pid)

@@ -31,7 +31,7 @@ def image_of(docker_env):
 
     def make(host, repository=None, tag="1"):
         client = docker_env.client(host)
-        container = client.containers.create(TEST_IMAGE, ["true"], network_mode="none")
+        container = client.containers.create(TEST_IMAGE, ["true"], network_disabled=True)
         image = container.commit(repository=repository, tag=tag if repository else None)
         container.remove()
         made.append((client, image.id))
@@ -70,7 +70,7 @@ def test_rmi_in_use_is_refused_with_the_container_named_and_force_works(admin_cl
     repo = _name()
     image_id = image_of("unix-1", repo)
     client = docker_env.client("unix-1")
-    user = client.containers.create(image_id, ["true"], network_mode="none", name=_name())
+    user = client.containers.create(image_id, ["true"], network_disabled=True, name=_name())
     try:
         url = f"/hosts/unix-1/images/{image_id[7:19]}/action/"
         response = admin_client.post(url, {"action": "remove"})
@@ -91,7 +91,7 @@ def test_bulk_remove_reports_each_image(admin_client, hosts, docker_env, image_o
     free, used = _name(), _name()
     image_of("unix-1", free)
     used_id = image_of("unix-2", used)
-    user = docker_env.client("unix-2").containers.create(used_id, ["true"], network_mode="none", name=_name())
+    user = docker_env.client("unix-2").containers.create(used_id, ["true"], network_disabled=True, name=_name())
     try:
         response = admin_client.post("/images/actions/", {
             "action": "remove", "i": [f"unix-1/{free}:1", f"unix-2/{used}:1", "nowhere/x:1"],
@@ -163,7 +163,7 @@ def test_a_corrupt_tar_gives_the_daemons_message(admin_client, hosts):
 def _exported_rootfs(docker_env, tmp_path):
     """A busybox container's filesystem, exported (docker export) to a file."""
     client = docker_env.client("unix-1")
-    container = client.containers.create(TEST_IMAGE, ["true"], network_mode="none")
+    container = client.containers.create(TEST_IMAGE, ["true"], network_disabled=True)
     path = tmp_path / "rootfs.tar"
     with path.open("wb") as f:
         for chunk in container.export():
@@ -184,7 +184,7 @@ def test_import_of_an_exported_rootfs_runs(admin_client, hosts, docker_env, imag
     image_of.made.append((client, image.id))
     assert response["Location"].endswith(f"/images/{image.id[7:19]}/")
     assert image.attrs["Comment"] == "from export"
-    assert client.containers.run(image.id, network_mode="none", remove=True) == b"imported fine\n"
+    assert client.containers.run(image.id, network_disabled=True, remove=True) == b"imported fine\n"
 
 
 def test_import_from_a_url(admin_client, hosts, docker_env, image_of, tmp_path):
@@ -208,7 +208,7 @@ def test_import_from_a_url(admin_client, hosts, docker_env, image_of, tmp_path):
 @pytest.mark.parametrize("no_trunc", [False, True])
 def test_history_matches_docker_history(admin_client, hosts, docker_env, image_of, tmp_path, no_trunc):
     client = docker_env.client("unix-2")
-    container = client.containers.create(TEST_IMAGE, ["sh", "-c", "echo a long command line " * 4], network_mode="none")
+    container = client.containers.create(TEST_IMAGE, ["sh", "-c", "echo a long command line " * 4], network_disabled=True)
     image_id = container.commit(changes=['CMD ["sh", "-c", "echo a command longer than forty-five characters"]'],
                                 message="history test").id  # fmt: skip
     container.remove()
@@ -225,13 +225,13 @@ def test_history_matches_docker_history(admin_client, hosts, docker_env, image_o
 
 def test_image_page_shows_config_and_users(admin_client, hosts, docker_env, image_of):
     client = docker_env.client("unix-1")
-    container = client.containers.create(TEST_IMAGE, ["true"], network_mode="none")
+    container = client.containers.create(TEST_IMAGE, ["true"], network_disabled=True)
     image = container.commit(repository=_name(), tag="1", changes=[
         "ENV GREETING=hello", "EXPOSE 8080/tcp", "LABEL team=payments", 'ENTRYPOINT ["/bin/sh"]',
     ])  # fmt: skip
     container.remove()
     image_of.made.append((client, image.id))
-    user = client.containers.create(image.id, ["-c", "true"], network_mode="none", name=_name())
+    user = client.containers.create(image.id, ["-c", "true"], network_disabled=True, name=_name())
     try:
         text = admin_client.get(f"/hosts/unix-1/images/{image.id[7:19]}/").content.decode()
         for expected in ("GREETING=hello", "8080/tcp", "team=payments", "[&quot;/bin/sh&quot;]", "linux/amd64",
@@ -247,7 +247,7 @@ def test_list_counts_containers_filters_dangling_and_sorts(admin_client, hosts, 
     repo = _name()
     image_id = image_of("unix-1", repo)
     dangling = image_of("unix-1")
-    users = [docker_env.client("unix-1").containers.create(image_id, ["true"], network_mode="none") for _ in range(2)]
+    users = [docker_env.client("unix-1").containers.create(image_id, ["true"], network_disabled=True) for _ in range(2)]
     try:
         tree = html_tree(admin_client.get(f"/hosts/unix-1/images/?reference={repo}"))
         rows = table_rows(tree.find("table"))
@@ -275,7 +275,7 @@ def test_label_scoped_operator_cannot_change_images(client, make_user, hosts, do
 
 def test_prune_unused_names_tagged_images_no_container_uses(admin_client, hosts, docker_env, image_of):
     unused, used = image_of("unix-1", _name()), image_of("unix-1", _name())
-    user = docker_env.client("unix-1").containers.create(used, ["true"], network_mode="none")
+    user = docker_env.client("unix-1").containers.create(used, ["true"], network_disabled=True)
     try:
         page = admin_client.get("/hosts/unix-1/images/prune/?unused=1").content.decode()
         assert unused[7:19] in page and used[7:19] not in page

@@ -162,7 +162,7 @@ def container_on(docker_of):
 
     def make(host_name, script, labels=None, tty=False, wait=False):
         container = docker_of(host_name).containers.run(
-            TEST_IMAGE, ["sh", "-c", script], detach=True, tty=tty, network_mode="none",
+            TEST_IMAGE, ["sh", "-c", script], detach=True, tty=tty, network_disabled=True,
             labels=labels or {}, name=f"logs-{uuid.uuid4().hex[:10]}",
         )  # fmt: skip
         docker_of.made.append((host_name, container.id))

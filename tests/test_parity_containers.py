@@ -27,7 +27,7 @@ def awkward(docker_env):
 
     def make(role, command, start=True):
         container = client.containers.create(
-            TEST_IMAGE, command, name=f"parity.{role}.{tag}", labels=LABELS, network_mode="none"
+            TEST_IMAGE, command, name=f"parity.{role}.{tag}", labels=LABELS, network_disabled=True
         )
         made[role] = container
         if start:

@@ -26,7 +26,7 @@ def awkward(docker_env):
     made, containers, committed = {}, [], []
 
     def commit(image, **tag):
-        container = client.containers.create(image, ["true"], network_mode="none")
+        container = client.containers.create(image, ["true"], network_disabled=True)
         containers.append(container)
         committed.append(container.commit(**tag).id)
         return committed[-1]

@@ -117,7 +117,7 @@ def _container(docker, labels, state):
     command = ["sleep", "300"]
     if state == "exited":
         command = ["true"]
-    container = docker.containers.create(TEST_IMAGE, command, labels=labels, network_mode="none")
+    container = docker.containers.create(TEST_IMAGE, command, labels=labels, network_disabled=True)
     if state in ("running", "paused", "exited"):
         container.start()
     if state == "paused":
@@ -134,7 +134,7 @@ def _viewer():
 def _victim(case, tags=("1",)):
     """An image of its own (committed from a container that is then removed), tagged
     matrix/victim:<each of tags>; no tags: a dangling image."""
-    container = case.docker.containers.create(TEST_IMAGE, ["true"], network_mode="none")
+    container = case.docker.containers.create(TEST_IMAGE, ["true"], network_disabled=True)
     image = container.commit()
     container.remove()
     for tag in tags:

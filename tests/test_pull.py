@@ -31,7 +31,7 @@ def _repository(docker_env, name="pull"):
 def _big_image(docker, repository):
     """An image with a layer of 24 MB of random bytes (so that a pull takes a while)."""
     container = docker.containers.run(TEST_IMAGE, ["sh", "-c", "head -c 25165824 /dev/urandom > /big"],
-                                      network_mode="none", detach=True)  # fmt: skip
+                                      network_disabled=True, detach=True)  # fmt: skip
     container.wait(timeout=60)
     image = container.commit(repository, "big")
     container.remove()

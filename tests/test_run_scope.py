@@ -113,7 +113,7 @@ def team_b_volume(docker_of):
     holder = unique("holder-b")
     docker_of.made.append(("unix-1", holder))
     api.create_container(TEST_IMAGE, ["sh", "-c", "echo s3cret > /data/key"], name=holder, labels={"team": "b"},
-                         host_config=api.create_host_config(binds=[f"{volume}:/data"], network_mode="none"))  # fmt: skip
+                         network_disabled=True, host_config=api.create_host_config(binds=[f"{volume}:/data"]))  # fmt: skip
     api.start(holder)
     api.wait(holder, timeout=30)
     yield volume
@@ -124,7 +124,7 @@ def team_b_volume(docker_of):
 
 def volume_key(docker_of, volume):
     output = docker_of("unix-1").containers.run(
-        TEST_IMAGE, ["cat", "/data/key"], volumes=[f"{volume}:/data:ro"], network_mode="none", remove=True
+        TEST_IMAGE, ["cat", "/data/key"], volumes=[f"{volume}:/data:ro"], network_disabled=True, remove=True
     )
     return output.decode().strip()
 

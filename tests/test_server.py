@@ -189,7 +189,7 @@ def make_container(docker_env, hosts):
 
     def make(command):
         container = docker_env.client("unix-1").containers.create(
-            TEST_IMAGE, ["sh", "-c", command], name=f"srv-{uuid.uuid4().hex[:10]}", network_mode="none"
+            TEST_IMAGE, ["sh", "-c", command], name=f"srv-{uuid.uuid4().hex[:10]}", network_disabled=True
         )
         made.append(container)
         container.start()

@@ -134,7 +134,7 @@ def about(ours, theirs, tolerance=0.1, slack=512 * 1024):
 def test_a_container_page_matches_docker_stats(hosts, admin_user, docker_env, docker_of, tmp_path):
     docker = docker_of("unix-2")
     container = docker.containers.run(TEST_IMAGE, ["sh", "-c", "sleep 1000 & sleep 1000 & wait"], detach=True,
-                                      network_mode="none", mem_limit="96m", name=f"stats-{uuid.uuid4().hex[:8]}")  # fmt: skip
+                                      network_disabled=True, mem_limit="96m", name=f"stats-{uuid.uuid4().hex[:8]}")  # fmt: skip
     docker_of.made.append(("unix-2", container.id))
     cookie = cookie_for(admin_user)
 

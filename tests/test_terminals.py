@@ -33,7 +33,7 @@ def container_on(docker_of):
     def make(host_name="unix-1", command=("sh",), *, tty=True, stdin=True, labels=None, start=True, **extra):
         client = docker_of(host_name)
         container = client.containers.create(
-            TEST_IMAGE, list(command), tty=tty, stdin_open=stdin, network_mode="none",
+            TEST_IMAGE, list(command), tty=tty, stdin_open=stdin, network_disabled=True,
             labels=labels or {}, name=f"term-{uuid.uuid4().hex[:10]}", **extra,
         )  # fmt: skip
         docker_of.made.append((host_name, container.id))

@@ -352,6 +352,11 @@ class ContainerDetail:
         return self.attrs.get("Mounts") or []
 
     @property
+    def network_disabled(self):
+        """Created with networking disabled (docker-py's `network_disabled`): no network at all."""
+        return bool(self.config.get("NetworkDisabled"))
+
+    @property
     def networks(self):
         return sorted(((self.attrs.get("NetworkSettings") or {}).get("Networks") or {}).items())
 
