@@ -32,19 +32,26 @@ DAEMON_CONFIG = {
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests marked `heavy(seconds)` first, spread over the pytest-xdist workers, so
-    that no worker is left running one alone at the end. worksteal hands worker k the next
-    len(rest) // (workers - k) tests of the list at the start: each part begins with its
-    share of the heavy ones, the longest placed first, each where the least is placed."""
+    """Each module's tests spread over the whole list, then the tests marked
+    `heavy(seconds)` first, spread over the pytest-xdist workers.
+
+    Spread: tests that wait on Docker (stats samples, stops, timeouts) then run beside
+    tests that keep the CPU busy, instead of a module's waits landing on every worker at
+    once. A module with a module-scoped fixture stays in one piece (its fixture is set
+    up once). Heavy first: no worker is left running one alone at the end. worksteal
+    hands worker k the next len(rest) // (workers - k) tests of the list at the start:
+    each part begins with its share of the heavy ones, the longest placed first, each
+    where the least is placed."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    items[:] = _spread(items)
 
     def weight(item):
         marker = item.get_closest_marker("heavy")
         return marker.args[0] if marker else 0
 
     heavy = sorted((item for item in items if weight(item)), key=weight, reverse=True)
-    if workers < 2 or not heavy:
-        return
     parts, loads = [[] for _ in range(workers)], [0] * workers
     for item in heavy:
         k = loads.index(min(loads))
@@ -56,6 +63,22 @@ def pytest_collection_modifyitems(config, items):
         ordered += part + list(islice(light, max(0, size - len(part))))
         left -= size
     items[:] = ordered + list(light)
+
+
+def _spread(items):
+    """The tests ordered by how far into its module each one is (a module whose tests
+    share a module-scoped fixture counts as one test)."""
+    modules = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+    placed = []
+    for rank, tests in enumerate(modules.values()):
+        if any(d.scope != "function" and d.baseid.endswith(".py") for t in tests for ds in t._fixtureinfo.name2fixturedefs.values() for d in ds):
+            placed.append((0.5, rank, tests))
+        else:
+            placed += [((i + 0.5) / len(tests), rank, [test]) for i, test in enumerate(tests)]
+    placed.sort(key=lambda place: place[:2])
+    return [test for _, _, tests in placed for test in tests]
 
 
 STATIC_FILES_MIDDLEWARE = "servestatic.middleware.ServeStaticMiddleware"
@@ -179,9 +202,11 @@ def docker_of(docker_env):
 def containers(docker_env):
     """The one container factory: make(host_name="unix-1", cmd="sleep 300", start=True,
     labels=None, env=None, name=None, network=None) -> a docker-py Container on that test
-    daemon; every container made is force-removed at the end. `network=None` disables
-    networking (isolated like `--network none`, and its start costs dockerd no
-    network-namespace hook, a tenth of a second of CPU each)."""
+    daemon; every container made is force-removed at the end. It runs under docker-init
+    (`--init`), so that a stop's SIGTERM ends it at once (a bare `sleep` as PID 1 ignores
+    it until the stop's timeout). `network=None` disables networking (isolated like
+    `--network none`, and its start costs dockerd no network-namespace hook, a tenth of
+    a second of CPU each)."""
     made = []
 
     def make(host_name="unix-1", cmd="sleep 300", start=True, labels=None, env=None, name=None, network=None):
@@ -189,7 +214,7 @@ def containers(docker_env):
         network_ = {"network_mode": network} if network else {"network_disabled": True}
         container = client.containers.create(
             TEST_IMAGE, cmd, name=name or f"t-{uuid.uuid4().hex[:10]}", labels=labels or {},
-            environment=env or {}, **network_,
+            environment=env or {}, init=True, **network_,
         )  # fmt: skip
         made.append((client, container.id))
         if start:

@@ -17,7 +17,10 @@ def test_developer_scope_and_the_audit_trail(page, hosts, admin_user, make_user,
     make_user("dev", role="Developer", host=hosts["unix-2"])
     name = f"dev-{uuid.uuid4().hex[:8]}"
     client = docker_env.client("unix-2")
-    container = client.containers.run(TEST_IMAGE, ["sleep", "300"], name=name, detach=True, network_disabled=True)
+    # --init: the sleep gets the stop's SIGTERM (as PID 1 it would ignore it for 10 s)
+    container = client.containers.run(
+        TEST_IMAGE, ["sleep", "300"], name=name, detach=True, network_disabled=True, init=True
+    )
     try:
         login(page, "dev")
         page.goto("/hosts/")

@@ -219,7 +219,7 @@ def test_a_large_upload_from_a_logged_in_session_streams_through(server, session
 
 @pytest.mark.django_db(transaction=True)
 def test_a_slow_reader_does_not_make_the_server_hold_the_download(server, session, make_container):
-    container = make_container("dd if=/dev/zero of=/big bs=1M count=300 2>/dev/null")
+    container = make_container(f"dd if=/dev/zero of=/big bs=1M count={FLOOD_MIB} 2>/dev/null")
     assert container.wait(timeout=120)["StatusCode"] == 0
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
@@ -228,7 +228,7 @@ def test_a_slow_reader_does_not_make_the_server_hold_the_download(server, sessio
         b"Cookie: sessionid=%s\r\nConnection: close\r\n\r\n" % (container.name.encode(), session.encode())
     )
     server.start_measuring()
-    assert read_slowly(sock) > 300 * MiB
+    assert read_slowly(sock) > FLOOD_MIB * MiB
     assert server.peak_growth() < 64
 
 
