@@ -2,7 +2,7 @@
 
 No base image can be pulled here, so the test makes one: a Debian bookworm with python3
 from `debootstrap --variant=minbase` (Debian's packages), `docker import`ed into a
-throw-away daemon (tests/harness.py). Python packages come from a wheelhouse built on
+test daemon of its own (tests/harness.py). Python packages come from a wheelhouse built on
 this machine (`pip wheel`, an install step) and served to the build on 127.0.0.1 only;
 nothing inside the build reaches past loopback. The image then runs with the daemon's
 socket mounted, in a network namespace of its own (loopback only: whatever it listens on
