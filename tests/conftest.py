@@ -73,7 +73,8 @@ def _spread(items):
         modules.setdefault(item.path, []).append(item)
     placed = []
     for rank, tests in enumerate(modules.values()):
-        if any(d.scope != "function" and d.baseid.endswith(".py") for t in tests for ds in t._fixtureinfo.name2fixturedefs.values() for d in ds):
+        defs = (d for t in tests for ds in t._fixtureinfo.name2fixturedefs.values() for d in ds)
+        if any(d.scope != "function" and d.baseid.endswith(".py") for d in defs):  # defined in the module
             placed.append((0.5, rank, tests))
         else:
             placed += [((i + 0.5) / len(tests), rank, [test]) for i, test in enumerate(tests)]
@@ -381,7 +382,7 @@ def page(browser, live_server_url, transactional_db):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     refused = []  # what the Content-Security-Policy blocked: a script or style to move to a file
     try:
-        if not browser.contexts:
+        if not browser.contexts:  # the blank tab on the console's origin, whose storage it clears
             browser.new_context(base_url=live_server_url).new_page().goto("/static/css/wharf.css")
         context = browser.contexts[0]
         keeper = context.pages[0]

@@ -283,6 +283,19 @@ def test_group_create_edit_delete(admin_client, make_user):
     assert not Group.objects.exists() and not Grant.objects.filter(group__isnull=False).exists()
 
 
+def test_a_user_gets_the_grants_of_their_own_groups_each_once(make_user):
+    ann, ben = make_user("ann", role="Viewer"), make_user("ben")
+    ops, web, other = (Group.objects.create(name=n) for n in ("ops", "web", "other"))
+    ann.groups.add(ops, web)
+    ben.groups.add(other)
+    role = Role.objects.get(name="Operator")
+    via_ops, via_web = (Grant.objects.create(role=role, group=g) for g in (ops, web))
+    Grant.objects.create(role=role, group=other)
+    ann_grants = [grant for grant, _codes in policy.grants_of(ann)]
+    assert sorted(g.pk for g in ann_grants) == sorted([Grant.objects.get(user=ann).pk, via_ops.pk, via_web.pk])
+    assert [g.group for g, _codes in policy.grants_of(ben)] == [other]
+
+
 def test_group_duplicate_name(admin_client):
     Group.objects.create(name="ops")
     response = admin_client.post(reverse("access:group-add"), {"name": "ops"})
