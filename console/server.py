@@ -182,10 +182,6 @@ class BoundedRequest(Paced, WebRequest):
             self.body_file.close()
 
 
-# The largest message a browser sends: terminal input (a 64 KiB window), acks, resizes.
-WS_MAX_MESSAGE_BYTES = 1024 * 1024
-
-
 class BoundedWebSocketProtocol(Paced, WebSocketProtocol):
     """Daphne's websocket protocol as the transport's producer: sends wait for the client."""
 
@@ -250,11 +246,11 @@ class WharfServer(Server):
 
     @ws_factory.setter
     def ws_factory(self, factory):
-        """Server.run sets daphne's websocket factory here: it makes our protocol, which
-        refuses a message over WS_MAX_MESSAGE_BYTES as soon as its frame header says so
-        (autobahn would otherwise gather any size in memory before the app sees it)."""
+        """Server.run sets daphne's websocket factory here: it makes our protocol. daphne
+        then sets its options, among them its limit on a message and a frame (1 MiB by
+        default; a browser's largest message is terminal input, a 64 KiB window): autobahn
+        refuses more as soon as a frame header says so, before it gathers it in memory."""
         factory.protocol = BoundedWebSocketProtocol
-        factory.setProtocolOptions(maxFramePayloadSize=WS_MAX_MESSAGE_BYTES, maxMessagePayloadSize=WS_MAX_MESSAGE_BYTES)
         self._ws_factory = factory
 
     def create_application(self, protocol, scope):

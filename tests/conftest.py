@@ -199,23 +199,27 @@ def docker_of(docker_env):
             pass
 
 
+def network_options(network=None):
+    """docker-py's create options for `network` ("none", "host", ...); by default
+    networking disabled: isolated like `--network none`, and a start costs dockerd no
+    network-namespace hook (a tenth of a second of CPU each)."""
+    return {"network_mode": network} if network else {"network_disabled": True}
+
+
 @pytest.fixture
 def containers(docker_env):
     """The one container factory: make(host_name="unix-1", cmd="sleep 300", start=True,
     labels=None, env=None, name=None, network=None) -> a docker-py Container on that test
     daemon; every container made is force-removed at the end. It runs under docker-init
     (`--init`), so that a stop's SIGTERM ends it at once (a bare `sleep` as PID 1 ignores
-    it until the stop's timeout). `network=None` disables networking (isolated like
-    `--network none`, and its start costs dockerd no network-namespace hook, a tenth of
-    a second of CPU each)."""
+    it until the stop's timeout). `network`: see `network_options`."""
     made = []
 
     def make(host_name="unix-1", cmd="sleep 300", start=True, labels=None, env=None, name=None, network=None):
         client = docker_env.client(host_name)
-        network_ = {"network_mode": network} if network else {"network_disabled": True}
         container = client.containers.create(
             TEST_IMAGE, cmd, name=name or f"t-{uuid.uuid4().hex[:10]}", labels=labels or {},
-            environment=env or {}, init=True, **network_,
+            environment=env or {}, init=True, **network_options(network),
         )  # fmt: skip
         made.append((client, container.id))
         if start:

@@ -413,6 +413,14 @@ def _umount(path: str) -> None:
     _libc.umount2(os.fsencode(path), 2)  # MNT_DETACH; errors ignored
 
 
+def _unmount_under(root: str) -> bool:
+    """Unmount everything mounted at or under `root`, deepest first: were there any?"""
+    mounts = _mounts_under(root)
+    for mp in sorted(mounts, key=len, reverse=True):
+        _umount(mp)
+    return bool(mounts)
+
+
 def _mounts_under(root: str) -> list[str]:
     out = []
     for line in _read("/proc/self/mountinfo").splitlines():
@@ -1098,21 +1106,16 @@ class DockerEnv:
         else:
             self.stop_errors.append(f"processes still alive: {sorted(left)}")
 
-        # 5. Unmount what dockerd left (data-root bind mount, overlays, netns).
-        for kept in self._data_roots.values():
-            for mp in sorted(_mounts_under(kept), key=len, reverse=True):
-                _umount(mp)
-        if self.root:
+        # 5. Unmount what dockerd left (data-root bind mount, overlays, netns), in the
+        #    temporary folder and in the data roots kept for later.
+        for folder in [*self._data_roots.values(), self.root]:
             for _ in range(3):
-                mounts = _mounts_under(self.root)
-                if not mounts:
+                if not folder or not _unmount_under(folder):
                     break
-                for mp in sorted(mounts, key=len, reverse=True):
-                    _umount(mp)
+        if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
             if os.path.exists(self.root):
-                for mp in sorted(_mounts_under(self.root), key=len, reverse=True):
-                    _umount(mp)
+                _unmount_under(self.root)
                 shutil.rmtree(self.root, ignore_errors=True)
             if os.path.exists(self.root):
                 self.stop_errors.append(f"could not remove {self.root}")

@@ -578,7 +578,7 @@ def live_get(live_server_url, client, path):
     return urllib.request.urlopen(request, timeout=30)
 
 
-@pytest.mark.heavy(13)
+@pytest.mark.heavy(5)
 @pytest.mark.django_db(transaction=True)
 def test_export_through_daphne_streams_and_notices_a_client_going_away(live_server_url, superuser_client):
     bulk_entries(30000)

@@ -12,7 +12,6 @@ from tests.harness import TEST_IMAGE
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.heavy(15)
 def test_developer_scope_and_the_audit_trail(page, hosts, admin_user, make_user, docker_env):
     make_user("dev", role="Developer", host=hosts["unix-2"])
     name = f"dev-{uuid.uuid4().hex[:8]}"

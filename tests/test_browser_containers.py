@@ -15,7 +15,6 @@ from tests.harness import TEST_IMAGE
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.heavy(14)
 def test_run_stop_remove_in_the_browser(page, hosts, admin_user, docker_env):
     name = f"browser-{uuid.uuid4().hex[:8]}"
     client = docker_env.client("unix-2")

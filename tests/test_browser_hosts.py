@@ -1,5 +1,6 @@
 """A person logs in and sees the hosts: every test host up, a dead one unreachable."""
 
+import asyncio
 import os
 
 import pytest
@@ -38,8 +39,6 @@ def test_an_error_answer_to_an_htmx_request_is_shown(page, hosts, admin_user):
 def test_the_browser_leaves_the_async_safety_check_on_for_other_tests(browser, db, make_user):
     """Chromium runs for the whole worker (tests/conftest.py), yet outside a test that uses
     a page no event loop is marked running, and a sync ORM call on a loop still fails."""
-    import asyncio
-
     from django.core.exceptions import SynchronousOnlyOperation
 
     with pytest.raises(RuntimeError):

@@ -12,7 +12,7 @@ from tests.harness import TEST_IMAGE
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.heavy(9)
+@pytest.mark.heavy(8)
 def test_the_cpu_chart_moves_and_the_host_table_updates(page, hosts, make_user, containers, docker_of):
     busy = containers("unix-1", cmd="sh -c 'while :; do :; done'", labels={"team": "a"})
     make_user("viewer", role="Viewer", host=hosts["unix-1"], label="team=a")

@@ -190,7 +190,7 @@ def test_build_context_leaves_out_venv_data_git_and_caches():
     assert not sent & {".venv", ".git", "data", ".cache", "tests", ".pytest_cache", ".ruff_cache"}
 
 
-@pytest.mark.heavy(45)
+@pytest.mark.heavy(6)
 def test_image_builds_from_a_local_base_and_serves_the_console(engine):
     spec, client = engine
     base = _base_tar()

@@ -162,7 +162,6 @@ def reads(monkeypatch):
     return seen
 
 
-
 @pytest.fixture
 def plain_templates(monkeypatch):
     """Templates rendered as in production: without the test client's signal and the
@@ -173,7 +172,7 @@ def plain_templates(monkeypatch):
     monkeypatch.setattr(Template, "_render", _TestState.saved_data.template_render)
 
 
-@pytest.mark.heavy(90)
+@pytest.mark.heavy(45)
 def test_hostile_values_never_make_a_500(admin_client, admin_user, world, reads, plain_templates):
     from console.hosts.models import Host
 

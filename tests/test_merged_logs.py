@@ -5,7 +5,6 @@ read; the browser shows each line marked with its container and host."""
 import re
 import uuid
 
-import pytest
 from playwright.sync_api import expect
 
 from console.audit.models import AuditEntry
@@ -56,7 +55,6 @@ def test_a_user_without_logs_gets_no_source_and_bad_input_is_named(hosts, make_u
     assert "Tail is a number of lines" in response.content.decode()
 
 
-@pytest.mark.heavy(7)
 def test_the_merged_view_marks_each_line_with_its_container_and_host(page, hosts, admin_user, containers):
     app = f"svc-{uuid.uuid4().hex[:6]}"
     loop = "i=0; while true; do i=$((i+1)); echo \"$HOSTNAME line $i\"; sleep 0.2; done"

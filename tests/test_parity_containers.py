@@ -11,6 +11,7 @@ import uuid
 import docker.errors
 import pytest
 
+from tests.conftest import network_options
 from tests.harness import TEST_IMAGE
 from tests.parity import DockerCli, agree, cli_time, definitions, html_tree, table_rows
 
@@ -25,9 +26,9 @@ def awkward(docker_env):
     tag = uuid.uuid4().hex[:6]
     made = {}
 
-    def make(role, command, start=True):
+    def make(role, command, start=True, network=None):
         container = client.containers.create(
-            TEST_IMAGE, command, name=f"parity.{role}.{tag}", labels=LABELS, network_disabled=True
+            TEST_IMAGE, command, name=f"parity.{role}.{tag}", labels=LABELS, **network_options(network)
         )
         made[role] = container
         if start:
@@ -38,7 +39,7 @@ def awkward(docker_env):
         make("created", ["echo", "it's a \"q\"", "tab\tx", "ünï cödé", "--long-enough-to-be-cut"], start=False)
         make("exited", ["sh", "-c", "exit 3"]).wait(timeout=30)
         make("paused", ["sleep", "1000"]).pause()
-        web = make("web.v1", ["sh", "-c", "sleep 1000"])
+        web = make("web.v1", ["sh", "-c", "sleep 1000"], network="none")
         script = (
             'mkdir "/tmp/a dir" && echo x > "/tmp/a dir/café ünï.txt" && echo y > "/tmp/with space" '
             "&& rm /etc/group && echo z >> /etc/passwd"
@@ -169,7 +170,7 @@ def test_inspect(admin_client, hosts, awkward, docker_cli, role):
 @ROLES
 def test_container_page(admin_client, hosts, awkward, docker_cli, role):
     """The Overview tab: the command as docker ps --no-trunc shows it, the exact
-    arguments, state, exit code, image and labels as docker inspect has them."""
+    arguments, state, exit code, image, labels and networks as docker inspect has them."""
     container_id = awkward[role].id
 
     def read_cli():
@@ -181,10 +182,12 @@ def test_container_page(admin_client, hosts, awkward, docker_cli, role):
         tree = html_tree(admin_client.get(f"/hosts/{HOST}/containers/{container_id[:12]}/"))
         labels = {tr.find_all("td")[0].text(): tr.find_all("td")[1].text()
                   for tr in tree.find("table", class_="labels").find_all("tr")}  # fmt: skip
-        return definitions(tree), labels
+        rows = tree.find("table", class_="networks").find_all("tr")
+        networks = [tr.find_all("td")[0].text() for tr in rows if tr.find_all("td")]
+        return definitions(tree), labels, networks
 
     def differences(page, oracle):
-        (facts, labels), (attrs, command) = page, oracle
+        (facts, labels, networks), (attrs, command) = page, oracle
         state = attrs["State"]
         expected = {
             "Command": command,
@@ -198,6 +201,8 @@ def test_container_page(admin_client, hosts, awkward, docker_cli, role):
             expected["Exit code"] = str(state["ExitCode"])
         found = [(k, facts[k].text() if k in facts else None, v) for k, v in expected.items()]
         found.append(("labels", labels, attrs["Config"]["Labels"]))
+        none = "Networking disabled." if attrs["Config"].get("NetworkDisabled") else "No networks."
+        found.append(("networks", networks, sorted(attrs["NetworkSettings"]["Networks"]) or [none]))
         return [f for f in found if f[1] != f[2]]
 
     agree(read_cli, read_page, differences)

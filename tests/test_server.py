@@ -5,6 +5,7 @@ through /proc/<pid>/clear_refs before each test), compared with the bytes involv
 import os
 import select
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -217,6 +218,7 @@ def test_a_large_upload_from_a_logged_in_session_streams_through(server, session
     assert stat["size"] == size
 
 
+@pytest.mark.heavy(5)
 @pytest.mark.django_db(transaction=True)
 def test_a_slow_reader_does_not_make_the_server_hold_the_download(server, session, make_container):
     container = make_container(f"dd if=/dev/zero of=/big bs=1M count={FLOOD_MIB} 2>/dev/null")
@@ -232,7 +234,7 @@ def test_a_slow_reader_does_not_make_the_server_hold_the_download(server, sessio
     assert server.peak_growth() < 64
 
 
-@pytest.mark.heavy(9)
+@pytest.mark.heavy(5)
 def test_a_slow_websocket_reader_does_not_make_the_server_hold_the_messages():
     server = ServerProcess("tests.flood")
     try:
@@ -248,3 +250,60 @@ def test_a_slow_websocket_reader_does_not_make_the_server_hold_the_messages():
         assert received >= FLOOD_MIB * MiB
     finally:
         server.stop()
+
+
+def _websocket(port, session, path="/ws/hosts/unix-1/events/"):
+    """A websocket of a logged-in session, opened by hand: the socket, after the 101."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(
+        b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://127.0.0.1\r\nCookie: sessionid=%s\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n" % (path.encode(), session.encode())
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def _frame_head(opcode, size, final=True):
+    """A client frame's header with a zero mask (the payload then goes as it is)."""
+    return bytes([opcode | (0x80 if final else 0), 0x80 | 127]) + struct.pack(">Q", size) + bytes(4)
+
+
+def _dropped(sock, seconds=10):
+    """Read until the server closes the connection: did it, within `seconds`?"""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return False
+    return True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_websocket_message_over_1_mib_is_refused_by_its_header(server, session, hosts):
+    """A frame that says it carries more than 1 MiB ends the connection before a byte of
+    it is sent; so does a message of smaller frames once they add up past 1 MiB."""
+    sock = _websocket(server.port, session)
+    sock.sendall(_frame_head(0x2, 2 * MiB))
+    assert _dropped(sock)
+
+    sock = _websocket(server.port, session)
+    server.start_measuring()
+    try:
+        for opcode in (0x2, 0x0, 0x0):  # a binary message in three 512 KiB fragments
+            sock.sendall(_frame_head(opcode, MiB // 2, final=False) + bytes(MiB // 2))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert _dropped(sock)
+    assert server.peak_growth() < 8
+
+    sock = _websocket(server.port, session)  # under the limit, the socket stays open
+    sock.sendall(_frame_head(0x2, MiB - 1024) + bytes(MiB - 1024))
+    assert not _dropped(sock, seconds=1)
+    sock.close()

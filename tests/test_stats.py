@@ -331,7 +331,7 @@ def test_a_host_that_goes_away_is_said_and_the_samples_come_back(hosts, admin_us
     assert rows[container.id]["text"]["Name"] == container.name
 
 
-@pytest.mark.heavy(6)
+@pytest.mark.heavy(5)
 @LIVE
 def test_sockets_opened_and_dropped_leave_nothing_behind(hosts, admin_user, containers):
     container = containers("unix-1")

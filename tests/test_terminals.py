@@ -445,7 +445,7 @@ def test_input_on_a_read_only_attach_is_refused_and_recorded(hosts, make_user, c
 # --- leaks -------------------------------------------------------------------------------
 
 
-@pytest.mark.heavy(10)
+@pytest.mark.heavy(7)
 @LIVE
 def test_sessions_opened_and_dropped_leave_no_thread_socket_or_process_behind(hosts, admin_user, container_on):
     container = container_on(command=["cat"])
